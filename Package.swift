@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+//
+// Skein: a lightweight actor-process virtual machine.
+//
+// Release tuning (why each flag is here is written in ARCHITECTURE.md, "Build flags"):
+// - `-enforce-exclusivity=unchecked`: the interpreter and scheduler reach their state through
+//   raw pointers and `final class` fields; dynamic exclusivity checks cost a runtime call per
+//   access in the dispatch loop.
+// - `-Ounchecked` is *not* used: integer overflow must stay a checked, reported error.
+import PackageDescription
+
+let hotPathFlags: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Skein",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Skein", targets: ["Skein"]),
+        .executable(name: "vm", targets: ["vm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .target(
+            name: "CSkeinSupport"
+        ),
+        .target(
+            name: "Skein",
+            dependencies: ["CLibUV", "CSkeinSupport"],
+            swiftSettings: hotPathFlags
+        ),
+        .executableTarget(
+            name: "vm",
+            dependencies: [
+                "Skein",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: hotPathFlags
+        ),
+        .testTarget(
+            name: "SkeinTests",
+            dependencies: ["Skein"]
+        ),
+    ]
+)

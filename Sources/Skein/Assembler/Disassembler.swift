@@ -1,0 +1,98 @@
+/// Prints a module as assembly that reassembles to the same bytes: canonical mnemonics,
+/// constants inline in order of first use, `regs=` on every function, `.line` directives
+/// reproducing the line table and `.source` the source name.
+public enum Disassembler {
+    /// The assembly text of `module`, which must have passed `Verifier.verify`.
+    public static func disassemble(_ module: Module) -> String {
+        var out = ".source \(quote(module.sourceName))\n"
+        for f in module.functions {
+            out += "\nfunc \(f.name)/\(f.arity) regs=\(f.registerCount)\n"
+            var targets = Set<Int>()
+            forEachInstruction(f) { _, opcode, instruction in
+                for (spec, value) in zip(opcode.operands, instruction.operandValues(opcode)) where spec.kind == .label {
+                    targets.insert(value)
+                }
+            }
+            var lineStarts: [Int: UInt32] = [:]
+            for entry in f.lines { lineStarts[Int(entry.pc)] = entry.line }
+            forEachInstruction(f) { pc, opcode, instruction in
+                if let line = lineStarts[pc] { out += "    .line \(line)\n" }
+                if targets.contains(pc) { out += "L\(pc):\n" }
+                let operands = zip(opcode.operands, instruction.operandValues(opcode)).map { spec, value in
+                    operandText(spec, value, module: module)
+                }
+                out += "    \(opcode.mnemonic)"
+                if !operands.isEmpty { out += " " + operands.joined(separator: ", ") }
+                out += "\n"
+            }
+            out += "end\n"
+        }
+        return out
+    }
+
+    private static func forEachInstruction(_ f: FunctionDefinition, _ body: (Int, Opcode, Instruction) -> Void) {
+        var pc = 0
+        while pc < f.code.count, let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) {
+            body(pc, opcode, Instruction(word: f.code[pc], extra: opcode.wordCount == 2 ? f.code[pc + 1] : nil))
+            pc += opcode.wordCount
+        }
+    }
+
+    private static func operandText(_ spec: OperandSpec, _ value: Int, module: Module) -> String {
+        switch spec.kind {
+        case .register: "r\(value)"
+        case .immediate, .count: "\(value)"
+        case .label: "L\(value)"
+        case .function: module.functions[value].name
+        case .constant: literal(module.constants[value], module: module)
+        }
+    }
+
+    /// A constant written as an assembly literal.
+    static func literal(_ c: Constant, module: Module) -> String {
+        switch c {
+        case .nil: return "nil"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let n): return "\(n)"
+        case .float(let bits):
+            let d = Double(bitPattern: bits)
+            if d.isNaN { return "nan" }
+            if d.isInfinite { return d < 0 ? "-inf" : "inf" }
+            let text = "\(d)"
+            return text.contains(".") || text.contains("e") ? text : text + ".0"
+        case .string(let s): return quote(s)
+        case .atom(let a): return atomLiteral(module.atoms[Int(a)])
+        case .function(let f): return "@" + module.functions[Int(f)].name
+        case .tuple(let elements): return "{" + elements.map { literal($0, module: module) }.joined(separator: ", ") + "}"
+        }
+    }
+
+    /// `:name`, or `:"text"` when the name is not a plain identifier.
+    static func atomLiteral(_ name: String) -> String {
+        let plain = name.first.map { $0.isLetter || $0 == "_" } ?? false
+            && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "?" || $0 == "!" }
+        return plain ? ":" + name : ":" + quote(name)
+    }
+
+    /// A string literal with escapes.
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case "\0": out += "\\0"
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,246 @@
+/// The `.skb` binary module format.
+///
+/// ```
+/// offset  size  field
+/// 0       4     magic "SKBC"
+/// 4       2     format version (little-endian), currently 1
+/// 6       2     flags, must be 0
+/// 8       4     payload length in bytes
+/// 12      4     CRC-32 (IEEE) of the payload
+/// 16      …     payload:
+///               string   source name
+///               u32      atom count, then each atom as a string
+///               u32      constant count, then each constant (tag byte + data)
+///               u32      function count, then each function:
+///                          string name, u16 arity, u16 register count,
+///                          u32 code word count, the words (u64),
+///                          u32 line entry count, each (u32 pc, u32 line)
+/// ```
+/// Strings are a u32 byte count followed by UTF-8 bytes. All integers are little-endian.
+/// Constant tags: 0 nil, 1 false, 2 true, 3 int (i64), 4 float (u64 bits), 5 string,
+/// 6 atom (u32), 7 function (u32), 8 tuple (u32 count, then the elements).
+public enum BinaryFormat {
+    /// The four magic bytes.
+    public static let magic: [UInt8] = Array("SKBC".utf8)
+    /// The version this build reads and writes.
+    public static let version: UInt16 = 1
+    /// Size of the fixed header.
+    public static let headerSize = 16
+    /// Deepest tuple nesting accepted in a constant (a hostile file cannot recurse without bound).
+    public static let maxConstantDepth = 64
+
+    // MARK: Writing
+
+    /// Serialises a module.
+    public static func encode(_ module: Module) -> [UInt8] {
+        var w = ByteWriter()
+        w.string(module.sourceName)
+        w.u32(module.atoms.count)
+        for atom in module.atoms { w.string(atom) }
+        w.u32(module.constants.count)
+        for constant in module.constants { w.constant(constant) }
+        w.u32(module.functions.count)
+        for f in module.functions {
+            w.string(f.name)
+            w.u16(f.arity)
+            w.u16(f.registerCount)
+            w.u32(f.code.count)
+            for word in f.code { w.u64(word) }
+            w.u32(f.lines.count)
+            for entry in f.lines {
+                w.u32(Int(entry.pc))
+                w.u32(Int(entry.line))
+            }
+        }
+        var header = ByteWriter()
+        header.bytes.append(contentsOf: magic)
+        header.u16(Int(version))
+        header.u16(0)
+        header.u32(w.bytes.count)
+        header.u32(Int(CRC32.checksum(w.bytes)))
+        return header.bytes + w.bytes
+    }
+
+    // MARK: Reading
+
+    /// Parses a module, checking the header, the checksum and the structure. This does not
+    /// verify the code; `Verifier` does that.
+    public static func decode(_ bytes: [UInt8]) throws(LoadError) -> Module {
+        guard bytes.count >= headerSize else {
+            throw LoadError("offset 0", "file is \(bytes.count) bytes, too short for a Skein module (header is \(headerSize) bytes)")
+        }
+        guard Array(bytes[0..<4]) == magic else {
+            throw LoadError("offset 0", "not a Skein module (bad magic number; expected \"SKBC\")")
+        }
+        var header = ByteReader(bytes: bytes[0..<headerSize])
+        header.offset = 4
+        let version = try header.u16("format version")
+        guard version == BinaryFormat.version else {
+            throw LoadError("offset 4", "unsupported format version \(version) (this VM reads version \(BinaryFormat.version))")
+        }
+        guard try header.u16("flags") == 0 else { throw LoadError("offset 6", "unknown flags set") }
+        let length = Int(try header.u32("payload length"))
+        let checksum = try header.u32("checksum")
+        guard bytes.count - headerSize == length else {
+            throw LoadError("offset 8", "payload length says \(length) bytes but the file holds \(bytes.count - headerSize) (truncated or padded file)")
+        }
+        let payload = bytes[headerSize...]
+        guard CRC32.checksum(payload) == checksum else {
+            throw LoadError("offset 12", "checksum mismatch: the file is corrupted")
+        }
+        var r = ByteReader(bytes: payload)
+        let sourceName = try r.string("source name")
+        let atomCount = try r.count("atom count", minimumBytesEach: 4)
+        var atoms: [String] = []
+        atoms.reserveCapacity(atomCount)
+        for i in 0..<atomCount { atoms.append(try r.string("atom \(i)")) }
+        let constantCount = try r.count("constant count", minimumBytesEach: 1)
+        var constants: [Constant] = []
+        constants.reserveCapacity(constantCount)
+        for i in 0..<constantCount { constants.append(try r.constant("constant \(i)", depth: 0)) }
+        let functionCount = try r.count("function count", minimumBytesEach: 16)
+        var functions: [FunctionDefinition] = []
+        functions.reserveCapacity(functionCount)
+        for i in 0..<functionCount {
+            let name = try r.string("name of function \(i)")
+            let arity = Int(try r.u16("arity of \(name)"))
+            let registers = Int(try r.u16("register count of \(name)"))
+            let wordCount = try r.count("code length of \(name)", minimumBytesEach: 8)
+            var code: [UInt64] = []
+            code.reserveCapacity(wordCount)
+            for _ in 0..<wordCount { code.append(try r.u64("code of \(name)")) }
+            let lineCount = try r.count("line table length of \(name)", minimumBytesEach: 8)
+            var lines: [LineEntry] = []
+            lines.reserveCapacity(lineCount)
+            for _ in 0..<lineCount {
+                let pc = try r.u32("line table of \(name)")
+                let line = try r.u32("line table of \(name)")
+                lines.append(LineEntry(pc: pc, line: line))
+            }
+            functions.append(FunctionDefinition(name: name, arity: arity, registerCount: registers, code: code, lines: lines))
+        }
+        guard r.offset == bytes.count else {
+            throw LoadError("offset \(r.offset)", "\(bytes.count - r.offset) unexpected bytes after the last function")
+        }
+        return Module(sourceName: sourceName, atoms: atoms, constants: constants, functions: functions)
+    }
+}
+
+/// Appends little-endian fields to a byte array.
+private struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u16(_ v: Int) { append(UInt64(v), count: 2) }
+    mutating func u32(_ v: Int) { append(UInt64(v), count: 4) }
+    mutating func u64(_ v: UInt64) { append(v, count: 8) }
+    mutating func string(_ s: String) {
+        u32(s.utf8.count)
+        bytes.append(contentsOf: s.utf8)
+    }
+    mutating func constant(_ c: Constant) {
+        switch c {
+        case .nil: bytes.append(0)
+        case .bool(let b): bytes.append(b ? 2 : 1)
+        case .int(let i): bytes.append(3); u64(UInt64(bitPattern: i))
+        case .float(let bits): bytes.append(4); u64(bits)
+        case .string(let s): bytes.append(5); string(s)
+        case .atom(let a): bytes.append(6); u32(Int(a))
+        case .function(let f): bytes.append(7); u32(Int(f))
+        case .tuple(let elements):
+            bytes.append(8)
+            u32(elements.count)
+            for e in elements { constant(e) }
+        }
+    }
+    private mutating func append(_ v: UInt64, count: Int) {
+        for i in 0..<count { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
+    }
+}
+
+/// Reads little-endian fields, naming the field and offset when the input runs out.
+private struct ByteReader {
+    let bytes: ArraySlice<UInt8>
+    var offset: Int
+
+    init(bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.offset = bytes.startIndex
+    }
+
+    mutating func u16(_ what: String) throws(LoadError) -> UInt16 { UInt16(try read(2, what)) }
+    mutating func u32(_ what: String) throws(LoadError) -> UInt32 { UInt32(try read(4, what)) }
+    mutating func u64(_ what: String) throws(LoadError) -> UInt64 { try read(8, what) }
+
+    /// A count of items, each taking at least `minimumBytesEach` bytes: rejected at once if the
+    /// rest of the file cannot hold that many, so a hostile count cannot make us allocate.
+    mutating func count(_ what: String, minimumBytesEach: Int) throws(LoadError) -> Int {
+        let start = offset
+        let n = Int(try u32(what))
+        guard n <= (bytes.endIndex - offset) / minimumBytesEach else {
+            throw LoadError("offset \(start)", "\(what) is \(n), more than the rest of the file can hold (truncated or corrupted)")
+        }
+        return n
+    }
+
+    mutating func string(_ what: String) throws(LoadError) -> String {
+        let start = offset
+        let n = try count(what, minimumBytesEach: 1)
+        let slice = bytes[offset..<offset + n]
+        offset += n
+        guard let s = String(validating: slice, as: UTF8.self) else {
+            throw LoadError("offset \(start)", "\(what) is not valid UTF-8")
+        }
+        return s
+    }
+
+    mutating func constant(_ what: String, depth: Int) throws(LoadError) -> Constant {
+        let start = offset
+        let tag = UInt8(try read(1, what))
+        switch tag {
+        case 0: return .nil
+        case 1: return .bool(false)
+        case 2: return .bool(true)
+        case 3: return .int(Int64(bitPattern: try u64(what)))
+        case 4: return .float(bitPattern: try u64(what))
+        case 5: return .string(try string(what))
+        case 6: return .atom(try u32(what))
+        case 7: return .function(try u32(what))
+        case 8:
+            guard depth < BinaryFormat.maxConstantDepth else {
+                throw LoadError("offset \(start)", "\(what) nests tuples deeper than \(BinaryFormat.maxConstantDepth) levels")
+            }
+            let n = try count(what, minimumBytesEach: 1)
+            var elements: [Constant] = []
+            elements.reserveCapacity(n)
+            for _ in 0..<n { elements.append(try constant(what, depth: depth + 1)) }
+            return .tuple(elements)
+        default:
+            throw LoadError("offset \(start)", "\(what) has unknown type tag \(tag)")
+        }
+    }
+
+    private mutating func read(_ n: Int, _ what: String) throws(LoadError) -> UInt64 {
+        guard bytes.endIndex - offset >= n else {
+            throw LoadError("offset \(offset)", "file ends in the middle of \(what) (truncated)")
+        }
+        var v: UInt64 = 0
+        for i in 0..<n { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += n
+        return v
+    }
+}
+
+/// CRC-32 (IEEE 802.3), for detecting corrupted modules.
+enum CRC32 {
+    private static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}

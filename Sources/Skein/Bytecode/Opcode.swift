@@ -1,0 +1,123 @@
+/// Every instruction of the Skein virtual machine.
+///
+/// The table below is the single source of truth for operand shapes: the assembler parses,
+/// the verifier checks and the disassembler prints from it. Semantics are documented in
+/// `docs/assembly.md` and `docs/instruction-set.md`.
+public enum Opcode: UInt8, CaseIterable, Sendable {
+    // Moving and loading
+    case nop = 0, move, loadk, loadi
+    // Arithmetic (register and immediate forms)
+    case add, sub, mul, div, rem
+    case addi, subi, muli, divi, remi
+    case neg
+    // Comparison and logic
+    case eq, ne, lt, le, gt, ge, not
+    // Conversions
+    case tofloat, toint, typeof, tostr
+    // Branches
+    case jmp, jt, jf
+    case jeq, jne, jlt, jle, jgt, jge
+    case jeqi, jnei, jlti, jlei, jgti, jgei
+    // Calls
+    case call, callr, tailcall, tailcallr, ret
+    // Tuples, arrays, strings
+    case tuple, array, len, get, geti, set, seti, push, pop, concat
+    // Output, errors, clock
+    case print, raise, now
+    // Processes
+    case spawn, spawnr, `self`, send
+    case recv, recvt, recvti, recvtag, recvtagt, recvtagti
+    case makeref, sleep, sleepi
+
+    /// The canonical mnemonic, as the disassembler prints it.
+    public var mnemonic: String {
+        switch self {
+        case .self: "self"
+        default: String(describing: self)
+        }
+    }
+
+    /// The friendly mnemonic the assembler also accepts for this form (`add` for `addi`, `load`
+    /// for `loadk`/`loadi`); the assembler picks the form whose operands match.
+    public var family: String {
+        switch self {
+        case .loadk, .loadi: "load"
+        case .addi: "add"
+        case .subi: "sub"
+        case .muli: "mul"
+        case .divi: "div"
+        case .remi: "rem"
+        case .jeqi: "jeq"
+        case .jnei: "jne"
+        case .jlti: "jlt"
+        case .jlei: "jle"
+        case .jgti: "jgt"
+        case .jgei: "jge"
+        case .geti: "get"
+        case .seti: "set"
+        case .recvt, .recvti: "recv"
+        case .recvtagt, .recvtagti: "recvtag"
+        case .sleepi: "sleep"
+        default: mnemonic
+        }
+    }
+
+    /// Operands in the order they are written in assembly.
+    public var operands: [OperandSpec] {
+        func op(_ kind: OperandKind, _ field: OperandField) -> OperandSpec { OperandSpec(kind: kind, field: field) }
+        let rA = op(.register, .a), rB = op(.register, .b), rC = op(.register, .c)
+        switch self {
+        case .nop: return []
+        case .move, .neg, .not, .tofloat, .toint, .typeof, .tostr, .len, .push, .pop, .send, .recvtag:
+            return [rA, rB]
+        case .loadk: return [rA, op(.constant, .bx)]
+        case .loadi: return [rA, op(.immediate, .bx)]
+        case .add, .sub, .mul, .div, .rem, .eq, .ne, .lt, .le, .gt, .ge, .get, .set, .concat:
+            return [rA, rB, rC]
+        case .addi, .subi, .muli, .divi, .remi, .geti: return [rA, rB, op(.immediate, .c)]
+        case .seti: return [rA, op(.immediate, .b), rC]
+        case .jmp: return [op(.label, .t)]
+        case .jt, .jf: return [rA, op(.label, .t)]
+        case .jeq, .jne, .jlt, .jle, .jgt, .jge, .recvt: return [rA, rB, op(.label, .t)]
+        case .jeqi, .jnei, .jlti, .jlei, .jgti, .jgei, .recvti: return [rA, op(.immediate, .b), op(.label, .t)]
+        case .call, .spawn: return [rA, op(.function, .b), rC]
+        case .callr, .spawnr: return [rA, rB, rC, op(.count, .d)]
+        case .tailcall: return [op(.function, .b), rC]
+        case .tailcallr: return [rA, rC, op(.count, .d)]
+        case .ret, .print, .raise, .now, .self, .recv, .makeref, .sleep: return [rA]
+        case .tuple, .array: return [rA, rB, op(.count, .c)]
+        case .recvtagt: return [rA, rB, rC, op(.label, .x)]
+        case .recvtagti: return [rA, rB, op(.immediate, .c), op(.label, .x)]
+        case .sleepi: return [op(.immediate, .bx)]
+        }
+    }
+
+    /// Code words the instruction occupies (1, or 2 when it has an extension word).
+    public var wordCount: Int {
+        switch self {
+        case .recvtagt, .recvtagti: 2
+        default: 1
+        }
+    }
+
+    /// Whether execution never continues with the next instruction.
+    public var isTerminator: Bool {
+        switch self {
+        case .ret, .tailcall, .tailcallr, .jmp, .raise: true
+        default: false
+        }
+    }
+
+    /// For instructions that read a run of consecutive registers: which operand holds the first
+    /// register and which holds the count (`nil` count means the callee's arity).
+    var registerRun: (start: Int, count: Int?)? {
+        switch self {
+        case .call, .spawn: (2, nil)
+        case .tailcall: (1, nil)
+        case .callr, .spawnr: (2, 3)
+        case .tailcallr: (1, 2)
+        case .tuple, .array: (1, 2)
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,139 @@
+/// Checks a decoded module before anything runs, so that the interpreter can trust it without
+/// checks of its own: every operand in range, every jump on an instruction boundary of its
+/// function, every static call with the callee's arity, no path off the end of a function.
+///
+/// The interpreter relies on each of these facts; a module that passed `verify` cannot make it
+/// read outside a frame, the constant pool or the code.
+public enum Verifier {
+    /// Largest linked program, in code words (jump targets are 24-bit).
+    public static let maxProgramWords = 1 << 24
+
+    /// Throws the first problem found, naming the function and instruction.
+    public static func verify(_ module: Module) throws(LoadError) {
+        guard module.functions.count <= 1 << 16 else {
+            throw LoadError("module", "\(module.functions.count) functions; at most 65536 are allowed")
+        }
+        var names = Set<String>()
+        for f in module.functions where !names.insert(f.name).inserted {
+            throw LoadError("function \(f.name)", "defined twice")
+        }
+        guard let main = module.functionIndex(named: "main") else {
+            throw LoadError("module", "no function main/0 to start from")
+        }
+        guard module.functions[main].arity == 0 else {
+            throw LoadError("function main", "main must take no arguments, not \(module.functions[main].arity)")
+        }
+        for (i, c) in module.constants.enumerated() { try verifyConstant(c, index: i, module: module) }
+        var total = 0
+        for f in module.functions {
+            try verifyFunction(f, module: module)
+            total += f.code.count
+        }
+        guard total <= maxProgramWords else {
+            throw LoadError("module", "\(total) code words; at most \(maxProgramWords) are allowed")
+        }
+    }
+
+    private static func verifyConstant(_ c: Constant, index: Int, module: Module) throws(LoadError) {
+        switch c {
+        case .atom(let a) where Int(a) >= module.atoms.count:
+            throw LoadError("constant \(index)", "atom index \(a) out of range (the module has \(module.atoms.count) atoms)")
+        case .function(let f) where Int(f) >= module.functions.count:
+            throw LoadError("constant \(index)", "function index \(f) out of range (the module has \(module.functions.count) functions)")
+        case .tuple(let elements):
+            for e in elements { try verifyConstant(e, index: index, module: module) }
+        default:
+            break
+        }
+    }
+
+    private static func verifyFunction(_ f: FunctionDefinition, module: Module) throws(LoadError) {
+        let name = "\(f.name)/\(f.arity)"
+        guard f.arity <= f.registerCount else {
+            throw LoadError("function \(name)", "arity \(f.arity) exceeds its \(f.registerCount) registers")
+        }
+        guard !f.code.isEmpty else { throw LoadError("function \(name)", "has no code") }
+
+        // Pass 1: instruction boundaries.
+        var isStart = [Bool](repeating: false, count: f.code.count)
+        var pc = 0
+        var lastStart = 0
+        while pc < f.code.count {
+            guard let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) else {
+                throw LoadError("function \(name), word \(pc)", "unknown opcode \(f.code[pc] & 0xFF)")
+            }
+            isStart[pc] = true
+            lastStart = pc
+            guard pc + opcode.wordCount <= f.code.count else {
+                throw LoadError("function \(name), word \(pc)", "\(opcode.mnemonic) is cut off by the end of the function")
+            }
+            pc += opcode.wordCount
+        }
+
+        // Pass 2: operands.
+        pc = 0
+        while pc < f.code.count {
+            let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
+            let where_ = "function \(name), word \(pc) (\(opcode.mnemonic))"
+            let instruction = Instruction(word: f.code[pc], extra: opcode.wordCount == 2 ? f.code[pc + 1] : nil)
+            guard instruction.word & Instruction.unusedBits(opcode) == 0 else {
+                throw LoadError(where_, "unused operand bits are set")
+            }
+            if let extra = instruction.extra, extra >> 32 != 0 {
+                throw LoadError(where_, "unused bits of the extension word are set")
+            }
+            let values = instruction.operandValues(opcode)
+            for (spec, value) in zip(opcode.operands, values) {
+                switch spec.kind {
+                case .register:
+                    guard value < f.registerCount else {
+                        throw LoadError(where_, "register r\(value) out of range (the function has \(f.registerCount) registers)")
+                    }
+                case .constant:
+                    guard value < module.constants.count else {
+                        throw LoadError(where_, "constant index \(value) out of range (the pool has \(module.constants.count))")
+                    }
+                case .function:
+                    guard value < module.functions.count else {
+                        throw LoadError(where_, "function index \(value) out of range (the module has \(module.functions.count))")
+                    }
+                case .label:
+                    guard value < f.code.count, isStart[value] else {
+                        throw LoadError(where_, "jump target \(value) is not the start of an instruction in this function")
+                    }
+                case .immediate, .count:
+                    break
+                }
+            }
+            if let run = opcode.registerRun {
+                let start = values[run.start]
+                let count: Int
+                if let countOperand = run.count {
+                    count = values[countOperand]
+                } else {
+                    let callee = module.functions[values[opcode.operands.firstIndex { $0.kind == .function }!]]
+                    count = callee.arity
+                }
+                guard start + count <= f.registerCount || count == 0 else {
+                    throw LoadError(where_, "registers r\(start)…r\(start + count - 1) run past the function's \(f.registerCount) registers")
+                }
+            }
+            pc += opcode.wordCount
+        }
+
+        // No path falls off the end: only the last instruction can continue past the end.
+        let last = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[lastStart]))!
+        guard last.isTerminator else {
+            throw LoadError("function \(name), word \(lastStart) (\(last.mnemonic))",
+                            "execution can fall off the end of the function; end it with ret, tailcall, jmp or raise")
+        }
+
+        var previous: UInt32 = 0
+        for entry in f.lines {
+            guard Int(entry.pc) < f.code.count, entry.pc >= previous else {
+                throw LoadError("function \(name)", "line table entry for word \(entry.pc) is out of order or out of range")
+            }
+            previous = entry.pc
+        }
+    }
+}

@@ -1,0 +1,80 @@
+/// What a heap object is. Stored in the low byte of its header word.
+enum HeapKind: UInt8 {
+    /// A 64-bit integer outside the small-integer range. Payload: one `Int64` word.
+    case boxedInt = 1
+    /// A double. Payload: one word holding its bit pattern.
+    case float = 2
+    /// An immutable UTF-8 string. Payload: byte count (small int), then the bytes, zero-padded.
+    case string = 3
+    /// An immutable tuple. Payload: its elements.
+    case tuple = 4
+    /// A growable, mutable array. Payload: length (small int), then its storage (an
+    /// `arrayStorage` object, or `nil` when empty). The indirection keeps the array's identity
+    /// stable while its storage is replaced on growth.
+    case array = 5
+    /// The element storage of an array. Payload: `capacity` slots, unused ones hold `nil`.
+    case arrayStorage = 6
+}
+
+/// Layout helpers for heap objects.
+///
+/// An object is a header word followed by its payload. The header holds the kind in bits 1…7
+/// (bit 0 clear) and the payload length in words in bits 8…63. During a collection the copier
+/// overwrites the header of an evacuated object with its new address with bit 0 set; no live
+/// header has bit 0 set, so the two are never confused.
+enum HeapObject {
+    /// Header word of an object of `kind` with `payloadWords` words after the header.
+    @inline(__always) static func header(_ kind: HeapKind, payloadWords: Int) -> UInt64 {
+        UInt64(payloadWords) << 8 | UInt64(kind.rawValue) << 1
+    }
+
+    /// The kind of the object at `object`.
+    @inline(__always) static func kind(of object: UnsafeMutablePointer<UInt64>) -> HeapKind {
+        HeapKind(rawValue: UInt8(truncatingIfNeeded: object.pointee >> 1) & 0x7F)!
+    }
+
+    /// Payload length in words of the object at `object`.
+    @inline(__always) static func payloadWords(of object: UnsafeMutablePointer<UInt64>) -> Int {
+        Int(object.pointee >> 8)
+    }
+
+    /// Words needed for a string of `byteCount` bytes, header included.
+    @inline(__always) static func stringWords(byteCount: Int) -> Int { 2 + (byteCount + 7) / 8 }
+
+    /// Whether the payload of `kind` holds values the collector must trace.
+    @inline(__always) static func holdsValues(_ kind: HeapKind) -> Bool {
+        kind == .tuple || kind == .array || kind == .arrayStorage
+    }
+}
+
+/// Read-only views of heap objects, given a value known to be of the right kind.
+extension Value {
+    /// The `Int64` of a boxed integer.
+    @inline(__always) var boxedIntValue: Int64 { Int64(bitPattern: objectAddress[1]) }
+    /// The `Double` of a boxed float.
+    @inline(__always) var floatValue: Double { Double(bitPattern: objectAddress[1]) }
+
+    /// Byte count of a string.
+    @inline(__always) var stringByteCount: Int { Int(Value(raw: objectAddress[1]).smallIntValue) }
+    /// The bytes of a string. Valid until the next allocation in the owning heap.
+    @inline(__always) var stringBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: UnsafeRawPointer(objectAddress + 2), count: stringByteCount)
+    }
+
+    /// Element count of a tuple.
+    @inline(__always) var tupleCount: Int { HeapObject.payloadWords(of: objectAddress) }
+    /// Address of a tuple's first element.
+    @inline(__always) var tupleElements: UnsafeMutablePointer<UInt64> { objectAddress + 1 }
+
+    /// Element count of an array.
+    @inline(__always) var arrayCount: Int { Int(Value(raw: objectAddress[1]).smallIntValue) }
+    /// The storage object of an array (`nil` when it has none yet).
+    @inline(__always) var arrayStorage: Value { Value(raw: objectAddress[2]) }
+    /// Slot capacity of an array's storage.
+    @inline(__always) var arrayCapacity: Int {
+        let storage = arrayStorage
+        return storage.isObject ? HeapObject.payloadWords(of: storage.objectAddress) : 0
+    }
+    /// Address of an array's first element (only valid when `arrayCapacity > 0`).
+    @inline(__always) var arrayElements: UnsafeMutablePointer<UInt64> { arrayStorage.objectAddress + 1 }
+}

@@ -1,0 +1,49 @@
+import Synchronization
+
+/// A lightweight process: its mailbox, its state word and, while it is alive, its execution
+/// context (heap, registers, frames).
+///
+/// Process objects are type-stable: each belongs to one slot of the `ProcessTable` for the
+/// VM's whole life and is reused by later processes in that slot. A sender holding a stale
+/// pid can therefore always read the object safely and find out from `incarnation` that its
+/// target is gone.
+///
+/// Invariants
+/// - `context`, `pid` (the runner's copy) and `armedTimeout` belong to the process's runner:
+///   the one worker that dequeued it. Ownership passes through the run queues and the state
+///   word, which order it.
+/// - `incarnation` holds the pid of the live process in this slot, or 0. A sender registers in
+///   `senders` *before* reading `incarnation`, and a slot is reused only once `senders` is 0
+///   after `incarnation` was cleared; so a message for an old pid never reaches a new process.
+final class Process: @unchecked Sendable {
+    /// Index in the process table.
+    let slot: Int
+    /// Pid of the live process in this slot, or 0 when free.
+    let incarnation = Atomic<UInt64>(0)
+    /// Senders currently between their pid check and their push.
+    let senders = Atomic<Int>(0)
+    /// The suspend/reschedule word.
+    let state = ProcessStateWord()
+    /// Incoming messages.
+    let mailbox = Mailbox()
+    /// Registers, heap and frames (runner only; nil when the slot is free).
+    var context: UnsafeMutablePointer<ExecutionContext>?
+    /// This incarnation's pid (runner only).
+    var pid: UInt64 = 0
+    /// Whether the current suspension armed a timeout (runner only).
+    var armedTimeout = false
+    /// Set when the process resumed because its timeout fired; the `recv` or `sleep` that
+    /// suspended consumes it (runner only).
+    var timedOut = false
+    /// Reductions used over this incarnation's life (runner only; for statistics).
+    var reductions = 0
+
+    init(slot: Int) { self.slot = slot }
+
+    deinit {
+        if var context = context?.pointee {
+            context.release()
+        }
+        context?.deallocate()
+    }
+}

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSkeinSupport
+import Synchronization
+
+/// Maps pids to processes and hands out slots.
+///
+/// A pid is `generation << slotBits | slot`: the slot finds the process object in O(1) with
+/// no lock, the generation (bumped on every reuse of the slot) tells incarnations apart.
+///
+/// Invariants
+/// - `slots[i]` is written once (with release) before any pid for slot `i` exists, and never
+///   changes afterwards; lookups load it with acquire.
+/// - A slot is in `free` only while no process lives in it.
+/// - `live` counts processes between `allocate` and `release`.
+final class ProcessTable: @unchecked Sendable {
+    /// Bits of a pid that hold the slot.
+    static let slotBits = 22
+    /// Most processes alive at once.
+    let capacity: Int
+    private let slots: UnsafeMutablePointer<Atomic<UInt>>
+    private let nextFresh = Atomic<Int>(0)
+    private let freeList = Mutex<[Int]>([])
+    /// Processes alive.
+    let live = Atomic<Int>(0)
+    /// Highest `live` seen.
+    let peakLive = Atomic<Int>(0)
+
+    init(capacity: Int = 1 << ProcessTable.slotBits) {
+        precondition(capacity <= 1 << ProcessTable.slotBits)
+        self.capacity = capacity
+        // calloc: untouched pages of a large table cost no memory.
+        let raw = calloc(capacity, MemoryLayout<UInt>.stride)!
+        slots = raw.bindMemory(to: Atomic<UInt>.self, capacity: capacity)
+    }
+
+    deinit {
+        let fresh = nextFresh.load(ordering: .acquiring)
+        for i in 0..<min(fresh, capacity) {
+            let bits = slots[i].load(ordering: .acquiring)
+            if bits != 0 { Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
+        }
+        free(slots)
+    }
+
+    /// A process object for a new process with a fresh pid, or nil when the table is full.
+    func allocate() -> (Process, UInt64)? {
+        let process: Process
+        if let reused = freeList.withLock({ $0.popLast() }) {
+            process = self.process(atSlot: reused)!
+            // Let senders that saw the previous pid finish, then drop what they sent.
+            while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
+            process.mailbox.drain()
+        } else {
+            let slot = nextFresh.add(1, ordering: .relaxed).oldValue
+            guard slot < capacity else {
+                nextFresh.subtract(1, ordering: .relaxed)
+                return nil
+            }
+            process = Process(slot: slot)
+            slots[slot].store(UInt(bitPattern: Unmanaged.passRetained(process).toOpaque()), ordering: .releasing)
+        }
+        let generation = (process.pid >> ProcessTable.slotBits) + 1
+        let pid = generation << ProcessTable.slotBits | UInt64(process.slot)
+        process.pid = pid
+        let now = live.add(1, ordering: .relaxed).newValue
+        var peak = peakLive.load(ordering: .relaxed)
+        while now > peak {
+            let (exchanged, original) = peakLive.compareExchange(expected: peak, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            peak = original
+        }
+        return (process, pid)
+    }
+
+    /// Makes `process` reachable by its pid (after its context is ready).
+    func publish(_ process: Process) {
+        process.incarnation.store(process.pid, ordering: .sequentiallyConsistent)
+    }
+
+    /// Retires a finished process: its pid stops resolving and its slot becomes reusable.
+    func release(_ process: Process) {
+        process.incarnation.store(0, ordering: .sequentiallyConsistent)
+        live.subtract(1, ordering: .relaxed)
+        freeList.withLock { $0.append(process.slot) }
+    }
+
+    /// The process object of `slot`, if that slot was ever used.
+    func process(atSlot slot: Int) -> Process? {
+        guard slot < capacity else { return nil }
+        let bits = slots[slot].load(ordering: .acquiring)
+        guard bits != 0 else { return nil }
+        return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
+    }
+
+    /// Runs `body` with the live process `pid`, if it is alive, holding off slot reuse meanwhile.
+    @inline(__always)
+    func withLiveProcess<R>(_ pid: UInt64, _ body: (Process) -> R) -> R? {
+        guard let process = process(atSlot: Int(pid & (1 << ProcessTable.slotBits - 1))) else { return nil }
+        process.senders.add(1, ordering: .sequentiallyConsistent)
+        defer { process.senders.subtract(1, ordering: .releasing) }
+        guard process.incarnation.load(ordering: .sequentiallyConsistent) == pid else { return nil }
+        return body(process)
+    }
+
+    /// Every process object ever created (for shutdown).
+    func forEachProcess(_ body: (Process) -> Void) {
+        for i in 0..<min(nextFresh.load(ordering: .acquiring), capacity) {
+            if let p = process(atSlot: i) { body(p) }
+        }
+    }
+}

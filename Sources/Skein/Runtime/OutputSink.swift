@@ -1,0 +1,25 @@
+import CSkeinSupport
+import Synchronization
+
+/// Where a VM's `print` output (or its error reports) goes. Writes from different workers are
+/// serialised, and each write is one whole line, so lines never interleave.
+public final class OutputSink: @unchecked Sendable {
+    private let lock = Mutex(())
+    private let write: (String) -> Void
+
+    /// A sink that passes each chunk of text to `write` (called under a lock).
+    public init(_ write: @escaping (String) -> Void) { self.write = write }
+
+    /// The process's standard output (buffered; flushed when the VM stops).
+    public static func standardOutput() -> OutputSink {
+        OutputSink { text in skein_write_stdout(text) }
+    }
+
+    /// The process's standard error.
+    public static func standardError() -> OutputSink {
+        OutputSink { text in skein_write_stderr(text) }
+    }
+
+    /// Writes `text`.
+    func write(_ text: String) { lock.withLock { _ in write(text) } }
+}

@@ -1,0 +1,129 @@
+/// Structural equality, total ordering and type names of values. Pure functions of the values
+/// (they read heap objects but never allocate), so any heap or a message buffer can use them.
+enum ValueSemantics {
+    /// The rank of a value's type in the cross-type order
+    /// `nil < bool < number < atom < ref < function < pid < string < tuple < array`.
+    static func typeRank(_ v: Value) -> Int {
+        if v.isSmallInt { return 2 }
+        if v.isObject {
+            switch HeapObject.kind(of: v.objectAddress) {
+            case .boxedInt, .float: return 2
+            case .string: return 7
+            case .tuple: return 8
+            case .array, .arrayStorage: return 9
+            }
+        }
+        switch v.immediateTag {
+        case Value.specialTag: return v == .nil ? 0 : 1
+        case Value.atomTag: return 3
+        case Value.refTag: return 4
+        case Value.functionTag: return 5
+        default: return 6  // pid
+        }
+    }
+
+    /// A numeric value as `Int64` (exact) or `Double`.
+    enum Number { case int(Int64), float(Double) }
+
+    /// The number `v` holds, if it is one.
+    @inline(__always) static func number(_ v: Value) -> Number? {
+        if v.isSmallInt { return .int(v.smallIntValue) }
+        guard v.isObject else { return nil }
+        switch HeapObject.kind(of: v.objectAddress) {
+        case .boxedInt: return .int(v.boxedIntValue)
+        case .float: return .float(v.floatValue)
+        default: return nil
+        }
+    }
+
+    /// Structural equality; `1 == 1.0`.
+    static func equal(_ a: Value, _ b: Value) -> Bool {
+        if a.raw == b.raw { return !(a.isObject && isNaN(a)) }
+        return compare(a, b) == 0 && !(isNaN(a) || isNaN(b))
+    }
+
+    private static func isNaN(_ v: Value) -> Bool {
+        if case .float(let d)? = number(v) { return d.isNaN }
+        return false
+    }
+
+    /// Total order: negative, zero or positive as `a` is below, equal to or above `b`.
+    static func compare(_ a: Value, _ b: Value) -> Int {
+        if a.raw == b.raw { return 0 }
+        let ra = typeRank(a), rb = typeRank(b)
+        if ra != rb { return ra < rb ? -1 : 1 }
+        switch ra {
+        case 1: return a == .false ? -1 : 1
+        case 2: return compareNumbers(number(a)!, number(b)!)
+        case 3, 4, 5, 6:
+            // Atoms order by id (interning order); refs, functions and pids by number.
+            return a.immediatePayload < b.immediatePayload ? -1 : 1
+        case 7:
+            let x = a.stringBytes, y = b.stringBytes
+            for i in 0..<min(x.count, y.count) where x[i] != y[i] { return x[i] < y[i] ? -1 : 1 }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        case 8:
+            return compareSequences(a.tupleElements, a.tupleCount, b.tupleElements, b.tupleCount)
+        default:
+            let na = a.arrayCount, nb = b.arrayCount
+            guard na > 0, nb > 0 else { return na == nb ? 0 : (na < nb ? -1 : 1) }
+            return compareSequences(a.arrayElements, na, b.arrayElements, nb)
+        }
+    }
+
+    private static func compareSequences(_ x: UnsafeMutablePointer<UInt64>, _ nx: Int,
+                                         _ y: UnsafeMutablePointer<UInt64>, _ ny: Int) -> Int {
+        if nx != ny { return nx < ny ? -1 : 1 }  // shorter tuples first, as in Erlang
+        for i in 0..<nx {
+            let c = compare(Value(raw: x[i]), Value(raw: y[i]))
+            if c != 0 { return c }
+        }
+        return 0
+    }
+
+    static func compareNumbers(_ a: Number, _ b: Number) -> Int {
+        switch (a, b) {
+        case (.int(let x), .int(let y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case (.int(let x), .float(let y)): return compareMixed(x, y)
+        case (.float(let x), .int(let y)): return -compareMixed(y, x)
+        case (.float(let x), .float(let y)):
+            if x < y { return -1 }
+            if x > y { return 1 }
+            if x == y { return 0 }
+            return x.isNaN ? (y.isNaN ? 0 : 1) : -1  // NaN sorts last so the order stays total
+        }
+    }
+
+    /// Compares an integer with a double exactly (no rounding of large integers).
+    private static func compareMixed(_ x: Int64, _ y: Double) -> Int {
+        if y.isNaN { return -1 }
+        if y >= 9.3e18 { return -1 }
+        if y < -9.3e18 { return 1 }
+        let t = y.rounded(.towardZero)
+        let yi = Int64(t)
+        if x != yi { return x < yi ? -1 : 1 }
+        let frac = y - t
+        return frac > 0 ? -1 : (frac < 0 ? 1 : 0)
+    }
+
+    /// The `typeof` atom of a value.
+    static func typeAtom(_ v: Value) -> AtomTable.Known {
+        if v.isSmallInt { return .int }
+        if v.isObject {
+            switch HeapObject.kind(of: v.objectAddress) {
+            case .boxedInt: return .int
+            case .float: return .float
+            case .string: return .string
+            case .tuple: return .tuple
+            case .array, .arrayStorage: return .array
+            }
+        }
+        switch v.immediateTag {
+        case Value.specialTag: return v == .nil ? .nil : .bool
+        case Value.atomTag: return .atom
+        case Value.refTag: return .ref
+        case Value.functionTag: return .function
+        default: return .pid
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import CSkeinSupport
+import Synchronization
+
+/// The work-stealing pool: workers, the global queue and the idle/parking protocol.
+///
+/// Where runnable processes go:
+/// - woken by a send on a worker → that worker's next slot (`Worker.pushNext`);
+/// - spawned on a worker, or out of budget → the back of that worker's queue;
+/// - made runnable off the pool (host, timeout thread, IO) → the global queue.
+/// Every push except into a next slot is followed by `Idle.notify()`.
+final class Scheduler: @unchecked Sendable {
+    /// The workers, fixed at start.
+    private(set) var workers: [Worker] = []
+    /// The global queue.
+    let global = GlobalQueue()
+    /// Parking.
+    let idle: Idle
+    unowned let runtime: Runtime
+    private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Int>(0)
+    private let stoppedWord: UnsafeMutablePointer<Atomic<UInt32>>
+
+    init(workers count: Int, runtime: Runtime) {
+        self.runtime = runtime
+        idle = Idle(workers: count)
+        stoppedWord = .allocate(capacity: 1)
+        stoppedWord.initialize(to: Atomic(0))
+        workers = (0..<count).map { Worker(index: $0, scheduler: self) }
+    }
+
+    deinit { stoppedWord.deallocate() }
+
+    /// Starts the worker threads.
+    func start() {
+        running.store(workers.count, ordering: .sequentiallyConsistent)
+        for w in workers { w.start() }
+    }
+
+    /// Whether shutdown has begun.
+    @inline(__always) var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// Queues a process from outside the pool.
+    func inject(_ process: Process) {
+        global.push(UInt(bitPattern: Unmanaged.passUnretained(process).toOpaque()))
+        idle.notify()
+    }
+
+    /// Stops every worker after its current slice and waits for all of them.
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        idle.wakeAll()
+        let word = UnsafeMutableRawPointer(stoppedWord).assumingMemoryBound(to: UInt32.self)
+        while true {
+            let seen = stoppedWord.pointee.load(ordering: .sequentiallyConsistent)
+            if running.load(ordering: .sequentiallyConsistent) == 0 { break }
+            idle.wakeAll()
+            skein_futex_wait(word, seen, 10_000_000)
+        }
+    }
+
+    /// Called by each worker thread as it exits.
+    func workerStopped() {
+        running.subtract(1, ordering: .sequentiallyConsistent)
+        stoppedWord.pointee.add(1, ordering: .sequentiallyConsistent)
+        skein_futex_wake(UnsafeMutableRawPointer(stoppedWord).assumingMemoryBound(to: UInt32.self), Int32.max)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Synchronization
+
+/// Per-worker statistics, written by the worker (relaxed atomics so `--stats` and tests can
+/// read them from another thread).
+final class WorkerStats: @unchecked Sendable {
+    let slices = Atomic<Int>(0)
+    let steals = Atomic<Int>(0)
+    let parks = Atomic<Int>(0)
+    let messagesSent = Atomic<Int>(0)
+    let messagesReceived = Atomic<Int>(0)
+    let spawned = Atomic<Int>(0)
+    let nextSlotRuns = Atomic<Int>(0)
+}
+
+extension Atomic where Value == Int {
+    /// Adds one without a locked instruction: for counters with a single writer.
+    @inline(__always) func increment() {
+        store(load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+}
+
+/// One worker thread of the pool: a local run queue, a stealable next slot, and the loop that
+/// finds a process and runs a slice of it.
+///
+/// The next slot (the LIFO slot of tokio, `runnext` of Go) holds the process most recently
+/// woken by a send on this worker. It runs as soon as the current process stops, inheriting
+/// what is left of the slice, at most `maxNextSlotStreak` times in a row, so a ping-pong pair
+/// stays on one warm core without starving the queue.
+///
+/// Invariants
+/// - `next` holds 0 or one process; the owner swaps it, a thief may take it with an exchange,
+///   so each process in it is taken exactly once.
+/// - A push into `next` does *not* notify idle workers (the lesson of tokio PR 7431's revert:
+///   it doubled wake-ups). It cannot strand work: the owner is running and reaches the slot at
+///   the end of the current slice, which reductions bound; before anything that could block the
+///   owner, `offerWork()` wakes a helper.
+final class Worker: @unchecked Sendable {
+    /// Position in the pool.
+    let index: Int
+    /// Local run queue.
+    let queue = RunQueue()
+    /// The next slot (an `Unmanaged<Process>` bit pattern or 0).
+    let next = Atomic<UInt>(0)
+    /// Statistics.
+    let stats = WorkerStats()
+    unowned let scheduler: Scheduler
+    private var thread: Thread?
+    private var random: UInt64
+    private var tick = 0
+    private var stealBatch: [UInt] = []
+
+    /// Reductions per slice.
+    static let sliceBudget = 2000
+    /// Longest run of next-slot processes before the queue gets a turn.
+    static let maxNextSlotStreak = 3
+    /// Every this many scheduling ticks, the global queue is served first.
+    static let globalQueueInterval = 61
+
+    init(index: Int, scheduler: Scheduler) {
+        self.index = index
+        self.scheduler = scheduler
+        self.random = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    func start() {
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "skein-worker-\(index)"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Puts a process woken by the running process into the next slot; the one it displaces
+    /// goes to the back of the local queue (and that push does notify).
+    @inline(__always) func pushNext(_ process: Process) {
+        let previous = next.exchange(UInt(bitPattern: Unmanaged.passUnretained(process).toOpaque()), ordering: .acquiringAndReleasing)
+        if previous != 0 {
+            queue.push(previous, overflow: scheduler.global)
+            scheduler.idle.notify()
+        }
+    }
+
+    /// Queues a runnable process at the back of the local queue.
+    @inline(__always) func pushBack(_ process: Process, notify: Bool = true) {
+        queue.push(UInt(bitPattern: Unmanaged.passUnretained(process).toOpaque()), overflow: scheduler.global)
+        if notify { scheduler.idle.notify() }
+    }
+
+    /// Before a long blocking call: make sure another worker can take this worker's queued
+    /// work and next slot.
+    func offerWork() {
+        if next.load(ordering: .relaxed) != 0 || queue.count > 0 { scheduler.idle.notify() }
+    }
+
+    private func takeNext() -> Process? {
+        let bits = next.exchange(0, ordering: .acquiringAndReleasing)
+        return bits == 0 ? nil : Worker.process(bits)
+    }
+
+    @inline(__always) static func process(_ bits: UInt) -> Process {
+        Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        var searching = false
+        while !scheduler.isStopping {
+            if let process = findWork(searching: &searching) {
+                if searching {
+                    searching = false
+                    scheduler.idle.stopSearching()
+                }
+                runChain(process)
+                continue
+            }
+            // Nothing found: park, rescanning after announcing it.
+            let ticket = scheduler.idle.prepareToPark(wasSearching: searching)
+            searching = false
+            if scheduler.isStopping { scheduler.idle.cancelPark(); break }
+            var rescanning = true  // counted as sleeping: steal without the searcher limit
+            if let process = findWork(searching: &rescanning) {
+                scheduler.idle.cancelPark()
+                runChain(process)
+                continue
+            }
+            stats.parks.increment()
+            scheduler.idle.park(ticket: ticket)
+            searching = true
+        }
+        scheduler.workerStopped()
+    }
+
+    /// Runs `first` and then, while the slice budget lasts, processes woken into the next slot.
+    private func runChain(_ first: Process) {
+        var budget = Worker.sliceBudget
+        var process = first
+        var streak = 0
+        while true {
+            stats.slices.increment()
+            scheduler.runtime.runSlice(process, worker: self, budget: &budget)
+            guard budget > 0, streak < Worker.maxNextSlotStreak, let following = takeNext() else { break }
+            stats.nextSlotRuns.increment()
+            streak += 1
+            process = following
+        }
+        if let parked = takeNext() { pushBack(parked) }
+    }
+
+    /// Finds a runnable process: the global queue now and then (fairness), the local queue,
+    /// the global queue, then other workers' queues and next slots.
+    private func findWork(searching: inout Bool) -> Process? {
+        tick &+= 1
+        if tick % Worker.globalQueueInterval == 0, let p = takeFromGlobal() { return p }
+        if let p = takeNext() { return p }
+        if let bits = queue.pop() { return Worker.process(bits) }
+        if let p = takeFromGlobal() { return p }
+        if !searching {
+            guard scheduler.idle.startSearching() else { return nil }
+            searching = true
+        }
+        return steal()
+    }
+
+    private func takeFromGlobal() -> Process? {
+        guard scheduler.global.length.load(ordering: .acquiring) > 0 else { return nil }
+        stealBatch.removeAll(keepingCapacity: true)
+        let share = scheduler.global.length.load(ordering: .relaxed) / scheduler.workers.count + 1
+        scheduler.global.pop(max: min(share, RunQueue.capacity / 2), into: &stealBatch)
+        guard let first = stealBatch.first else { return nil }
+        for bits in stealBatch.dropFirst() { queue.push(bits, overflow: scheduler.global) }
+        return Worker.process(first)
+    }
+
+    private func steal() -> Process? {
+        let workers = scheduler.workers
+        guard workers.count > 1 else { return nil }
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        let start = Int(random % UInt64(workers.count))
+        for k in 0..<workers.count {
+            let victim = workers[(start + k) % workers.count]
+            if victim === self { continue }
+            stealBatch.removeAll(keepingCapacity: true)
+            if victim.queue.stealHalf(into: &stealBatch) > 0 {
+                stats.steals.increment()
+                for bits in stealBatch.dropFirst() { queue.push(bits, overflow: scheduler.global) }
+                return Worker.process(stealBatch[0])
+            }
+            let bits = victim.next.exchange(0, ordering: .acquiringAndReleasing)
+            if bits != 0 {
+                stats.steals.increment()
+                return Worker.process(bits)
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,130 @@
+import CSkeinSupport
+import Foundation
+import Synchronization
+
+/// The timeout thread: ends `recv` timeouts and `sleep`s.
+///
+/// Workers arm timeouts through `arm`, which appends to a pending list under a lock; the thread
+/// alone owns the heap. It sleeps on a futex until the earliest deadline, and an `arm` with an
+/// earlier deadline than the one it sleeps for bumps the futex word to wake it early.
+///
+/// Invariants
+/// - Every armed entry is either fired (its wake CAS attempted at or after its deadline) or
+///   dropped as stale; none is fired early.
+/// - No lost early wake-up: the thread publishes `sleepUntil` and takes its futex ticket under
+///   the same lock an `arm` takes, so an `arm` either is drained before the thread sleeps or
+///   sees `sleepUntil` and bumps the ticket, which makes the futex wait return at once.
+/// - Lazy invalidation: a process woken before its deadline reports it in O(1) with
+///   `noteStale()`; when stale entries exceed half the heap (and a minimum), the heap is purged.
+final class TimeoutService: @unchecked Sendable {
+    private struct Pending {
+        var entries: [TimeoutEntry] = []
+        /// Deadline the thread sleeps until (`Int64.max`: no deadline; `Int64.min`: awake).
+        var sleepUntil: Int64 = .min
+        var stopping = false
+    }
+    private let pending = Mutex(Pending())
+    private let futexWord: UnsafeMutablePointer<Atomic<UInt32>>
+    private let stale = Atomic<Int>(0)
+    private let wakeProcess: (Process) -> Void
+    private var thread: Thread?
+    private let finished = Atomic<Bool>(false)
+    /// Timeouts fired (statistics).
+    let fired = Atomic<Int>(0)
+    /// Entries dropped by purges (statistics).
+    let purged = Atomic<Int>(0)
+
+    /// `wakeProcess` schedules a process whose timeout won its wake CAS.
+    init(wakeProcess: @escaping (Process) -> Void) {
+        self.wakeProcess = wakeProcess
+        futexWord = .allocate(capacity: 1)
+        futexWord.initialize(to: Atomic(0))
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "skein-timeouts"
+        self.thread = thread
+        thread.start()
+    }
+
+    deinit { futexWord.deallocate() }
+
+    private var futexAddress: UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(futexWord).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// Arms a timeout for the suspension `state` of `process`, `milliseconds` from now.
+    func arm(_ process: Process, state: ProcessState, milliseconds: Int) {
+        let deadline = skein_monotonic_ns() + Int64(max(milliseconds, 0)) * 1_000_000
+        let entry = TimeoutEntry(deadline: deadline, process: Unmanaged.passUnretained(process), state: state)
+        let mustWake = pending.withLock { p -> Bool in
+            p.entries.append(entry)
+            if deadline < p.sleepUntil {
+                p.sleepUntil = .min
+                futexWord.pointee.add(1, ordering: .sequentiallyConsistent)
+                return true
+            }
+            return false
+        }
+        if mustWake { skein_futex_wake(futexAddress, 1) }
+    }
+
+    /// A process with an armed timeout was woken by something else: its entry is now stale.
+    func noteStale() { stale.add(1, ordering: .relaxed) }
+
+    /// Stops the thread and waits for it.
+    func stop() {
+        pending.withLock { p in
+            p.stopping = true
+            futexWord.pointee.add(1, ordering: .sequentiallyConsistent)
+        }
+        skein_futex_wake(futexAddress, 1)
+        while !finished.load(ordering: .acquiring) { skein_futex_wait(futexAddress, futexWord.pointee.load(ordering: .acquiring), 1_000_000) }
+    }
+
+    private func run() {
+        var heap = TimeoutHeap()
+        var batch: [TimeoutEntry] = []
+        while true {
+            let (stopping, ticket, sleepUntil): (Bool, UInt32, Int64) = pending.withLock { p in
+                swap(&batch, &p.entries)
+                for entry in batch { heap.insert(entry) }
+                batch.removeAll(keepingCapacity: true)
+                let now = skein_monotonic_ns()
+                let next = heap.earliest ?? .max
+                p.sleepUntil = next <= now ? .min : next
+                return (p.stopping, futexWord.pointee.load(ordering: .sequentiallyConsistent), p.sleepUntil)
+            }
+            if stopping { break }
+            fireDue(&heap)
+            purgeIfStale(&heap)
+            if sleepUntil == .min { continue }
+            let timeout = sleepUntil == .max ? -1 : max(0, sleepUntil - skein_monotonic_ns())
+            skein_futex_wait(futexAddress, ticket, timeout)
+        }
+        finished.store(true, ordering: .releasing)
+        skein_futex_wake(futexAddress, Int32.max)
+    }
+
+    private func fireDue(_ heap: inout TimeoutHeap) {
+        let now = skein_monotonic_ns()
+        while let entry = heap.popDue(now: now) {
+            let process = entry.process.takeUnretainedValue()
+            if process.state.wake(from: entry.state, timedOut: true) {
+                fired.add(1, ordering: .relaxed)
+                wakeProcess(process)
+            } else {
+                // Woken earlier: the entry was stale.
+                if stale.load(ordering: .relaxed) > 0 { stale.subtract(1, ordering: .relaxed) }
+            }
+        }
+    }
+
+    private func purgeIfStale(_ heap: inout TimeoutHeap) {
+        let staleCount = stale.load(ordering: .relaxed)
+        guard staleCount >= 1024, staleCount * 2 > heap.count else { return }
+        let dropped = heap.purge { entry in
+            entry.process.takeUnretainedValue().state.load().raw != entry.state.raw
+        }
+        stale.subtract(min(dropped, staleCount), ordering: .relaxed)
+        purged.add(dropped, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,146 @@
+import CSkeinSupport
+import Foundation
+
+/// A Skein virtual machine: the embedding API.
+///
+/// ```swift
+/// let module = try Assembler.assemble(source, file: "prog.ska")
+/// let vm = try VM(module: module, options: .init(workers: 2))
+/// let status = vm.runMain()
+/// vm.shutdown()
+/// ```
+/// A VM owns its workers, timeout thread, processes and atoms; several VMs in one host process
+/// do not interfere.
+public final class VM: @unchecked Sendable {
+    /// How a VM is set up.
+    public struct Options: Sendable {
+        /// Worker threads (default: one per core).
+        public var workers: Int
+        /// Most processes alive at once.
+        public var maxProcesses: Int
+        /// Where `print` writes.
+        public var output: OutputSink
+        /// Where crash reports go.
+        public var errors: OutputSink
+
+        public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+                    maxProcesses: Int = 1 << 22,
+                    output: OutputSink = .standardOutput(), errors: OutputSink = .standardError()) {
+            self.workers = max(1, workers)
+            self.maxProcesses = min(max(1, maxProcesses), 1 << 22)
+            self.output = output
+            self.errors = errors
+        }
+    }
+
+    /// How the main process ended.
+    public enum ExitStatus: Sendable, Equatable {
+        /// `main` returned.
+        case returned
+        /// `main` stopped with a runtime error.
+        case failed(String)
+    }
+
+    private let runtime: Runtime
+    private var stopped = false
+
+    /// Loads (verifies and links) `module` and starts the workers.
+    public init(module: Module, options: Options = Options()) throws(LoadError) {
+        let atoms = AtomTable()
+        let program = try LoadedProgram(module, atoms: atoms)
+        runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
+                          output: options.output, errors: options.errors)
+    }
+
+    /// Loads a binary (`.skb`) module.
+    public convenience init(binary: [UInt8], options: Options = Options()) throws(LoadError) {
+        try self.init(module: try BinaryFormat.decode(binary), options: options)
+    }
+
+    deinit { shutdown() }
+
+    /// Runs `main/0` to completion; with `waitForAll`, also waits until every process has ended.
+    public func runMain(waitForAll: Bool = false) -> ExitStatus {
+        let main = runtime.program.mainIndex
+        let pid: UInt64
+        do {
+            pid = try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true)
+        } catch {
+            return .failed(error.detail)
+        }
+        let result = runtime.waitFor(pid)
+        if waitForAll { runtime.waitForAll() }
+        switch result {
+        case .success: return .returned
+        case .failure(let error): return .failed(error.description)
+        }
+    }
+
+    /// Spawns `function` (by name) with host-provided arguments; returns its pid.
+    public func spawn(_ function: String, _ arguments: [Term] = []) throws -> Term {
+        guard let index = runtime.program.module.functionIndex(named: function) else {
+            throw LoadError("function \(function)", "no such function")
+        }
+        let arity = runtime.program.functions[index].arity
+        guard arity == arguments.count else {
+            throw LoadError("function \(function)", "takes \(arity) arguments, not \(arguments.count)")
+        }
+        let nodes = try arguments.map { try $0.messageNode(atoms: runtime.atoms) }
+        defer { nodes.forEach { $0.free() } }
+        let raw = nodes.map(\.value.raw)
+        let pid = try raw.withUnsafeBufferPointer { buffer in
+            do throws(Fault) { return try runtime.spawn(function: index, arguments: buffer, from: nil) } catch {
+                throw RuntimeError(kind: error.kind, detail: error.detail, function: "host", file: "host", line: nil)
+            }
+        }
+        return .pid(pid)
+    }
+
+    /// Sends `message` to the process `pid` from the host.
+    public func send(_ pid: Term, _ message: Term) throws {
+        guard case .pid(let id) = pid else { throw LoadError("send", "not a pid: \(pid)") }
+        runtime.deliver(try message.messageNode(atoms: runtime.atoms), to: id, from: nil)
+    }
+
+    /// Stops the workers and frees every process. Idempotent.
+    public func shutdown() {
+        guard !stopped else { return }
+        stopped = true
+        runtime.shutdown()
+        skein_flush_stdout()
+    }
+
+    /// Figures about the run so far.
+    public var statistics: Statistics {
+        Statistics(
+            workers: runtime.scheduler.workers.map { w in
+                Statistics.Worker(slices: w.stats.slices.load(ordering: .relaxed),
+                                  steals: w.stats.steals.load(ordering: .relaxed),
+                                  parks: w.stats.parks.load(ordering: .relaxed),
+                                  messagesSent: w.stats.messagesSent.load(ordering: .relaxed),
+                                  messagesReceived: w.stats.messagesReceived.load(ordering: .relaxed),
+                                  spawned: w.stats.spawned.load(ordering: .relaxed),
+                                  nextSlotRuns: w.stats.nextSlotRuns.load(ordering: .relaxed))
+            },
+            wakeups: runtime.scheduler.idle.wakeups.load(ordering: .relaxed),
+            peakProcesses: runtime.table.peakLive.load(ordering: .relaxed),
+            liveProcesses: runtime.table.live.load(ordering: .relaxed),
+            timeoutsFired: runtime.timeouts.fired.load(ordering: .relaxed),
+            timeoutsPurged: runtime.timeouts.purged.load(ordering: .relaxed),
+            crashes: runtime.crashes.load(ordering: .relaxed))
+    }
+}
+
+/// Run statistics (`vm run --stats`).
+public struct Statistics: Sendable {
+    public struct Worker: Sendable {
+        public var slices, steals, parks, messagesSent, messagesReceived, spawned, nextSlotRuns: Int
+    }
+    public var workers: [Worker]
+    public var wakeups: Int
+    public var peakProcesses: Int
+    public var liveProcesses: Int
+    public var timeoutsFired: Int
+    public var timeoutsPurged: Int
+    public var crashes: Int
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import Skein
+
+/// Exit codes of the `vm` command.
+enum ExitCodes {
+    /// The program stopped with a runtime error.
+    static let runtimeError: Int32 = 1
+    /// The program could not be assembled, decoded or verified.
+    static let invalidProgram: Int32 = 2
+    /// A file could not be read or written.
+    static let ioError: Int32 = 74
+}
+
+@main
+struct VMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Skein: a lightweight actor-process virtual machine.",
+        discussion: """
+        Programs are written in Skein assembly (.ska) or assembled to binary modules (.skb).
+        See docs/assembly.md for the language.
+
+        Exit codes: 0 success, 1 runtime error in the program, 2 invalid program,
+        64 usage error, 74 file error.
+        """,
+        subcommands: [Run.self, Asm.self, Disasm.self, Check.self]
+    )
+}
+
+/// Reads a program file: text assembly or a binary module, by content.
+func loadModule(_ path: String) throws -> Module {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError(message: "cannot read \(path): no such file or not readable", code: ExitCodes.ioError)
+    }
+    let bytes = [UInt8](data)
+    if bytes.starts(with: BinaryFormat.magic) {
+        do {
+            let module = try BinaryFormat.decode(bytes)
+            try Verifier.verify(module)
+            return module
+        } catch {
+            throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
+        }
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw CLIError(message: "\(path): neither a Skein binary module nor UTF-8 assembly text", code: ExitCodes.invalidProgram)
+    }
+    do {
+        let module = try Assembler.assemble(text, file: path)
+        try Verifier.verify(module)
+        return module
+    } catch let error as AssemblyError {
+        throw CLIError(message: error.description, code: ExitCodes.invalidProgram)
+    } catch {
+        throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
+    }
+}
+
+/// An error that ends the command with a message on stderr and an exit code.
+struct CLIError: Error {
+    var message: String
+    var code: Int32
+}
+
+/// Prints `error` on stderr and exits with its code.
+func fail(_ error: Error) -> Never {
+    if let cli = error as? CLIError {
+        FileHandle.standardError.write(Data("vm: \(cli.message)\n".utf8))
+        exit(cli.code)
+    }
+    FileHandle.standardError.write(Data("vm: \(error)\n".utf8))
+    exit(1)
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program (.ska assembly or .skb binary).",
+        discussion: "Runs main/0. The run ends when main ends (or, with --wait-all, when every process has ended).")
+
+    @Argument(help: "The program file.")
+    var program: String
+
+    @Option(name: .long, help: "Worker threads (default: the number of cores).")
+    var workers: Int?
+
+    @Flag(name: .long, help: "Wait for every process to end, not just main.")
+    var waitAll = false
+
+    @Flag(name: .long, help: "Print scheduler statistics on stderr at the end.")
+    var stats = false
+
+    func validate() throws {
+        if let workers, workers < 1 || workers > 1024 { throw ValidationError("--workers must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        let module: Module
+        do { module = try loadModule(program) } catch { fail(error) }
+        var options = VM.Options()
+        if let workers { options.workers = workers }
+        let vm: VM
+        do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
+        let status = vm.runMain(waitForAll: waitAll)
+        let statistics = vm.statistics
+        vm.shutdown()
+        if stats { FileHandle.standardError.write(Data(StatsReport.text(statistics).utf8)) }
+        switch status {
+        case .returned: return
+        case .failed: Foundation.exit(ExitCodes.runtimeError)  // the report is already on stderr
+        }
+    }
+}
+
+struct Asm: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Assemble a .ska file into a binary .skb module.")
+
+    @Argument(help: "The assembly file.")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "Output file (default: the source name with .skb).")
+    var output: String?
+
+    func run() throws {
+        let module: Module
+        do { module = try loadModule(source) } catch { fail(error) }
+        let target = output ?? (source.hasSuffix(".ska") ? String(source.dropLast(4)) : source) + ".skb"
+        guard FileManager.default.createFile(atPath: target, contents: Data(BinaryFormat.encode(module))) else {
+            fail(CLIError(message: "cannot write \(target)", code: ExitCodes.ioError))
+        }
+    }
+}
+
+struct Disasm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a program as assembly.",
+        discussion: "The output reassembles to the same bytes.")
+
+    @Argument(help: "The program file (.skb or .ska).")
+    var program: String
+
+    func run() throws {
+        do { print(Disassembler.disassemble(try loadModule(program)), terminator: "") } catch { fail(error) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Verify a program without running it.")
+
+    @Argument(help: "The program file.")
+    var program: String
+
+    func run() throws {
+        do {
+            let module = try loadModule(program)
+            print("\(program): ok (\(module.functions.count) functions, \(module.constants.count) constants)")
+        } catch { fail(error) }
+    }
+}
+
+/// Formats `--stats` output.
+enum StatsReport {
+    static func text(_ s: Statistics) -> String {
+        var out = "worker  slices  steals  parks  sent  received  spawned  next-slot\n"
+        for (i, w) in s.workers.enumerated() {
+            out += "\(i)  \(w.slices)  \(w.steals)  \(w.parks)  \(w.messagesSent)  \(w.messagesReceived)  \(w.spawned)  \(w.nextSlotRuns)\n"
+        }
+        out += "wakeups \(s.wakeups), peak processes \(s.peakProcesses), timeouts fired \(s.timeoutsFired), purged \(s.timeoutsPurged), crashes \(s.crashes)\n"
+        return out
+    }
+}
