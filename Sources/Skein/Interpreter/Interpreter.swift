@@ -133,32 +133,86 @@ struct Interpreter {
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
-                case .jeq, .jne, .jlt, .jle, .jgt, .jge:
+                case .jeq:
                     let x = regs[word.fieldA], y = regs[word.fieldB]
-                    let c: Int
-                    if (x | y) & 1 == 0 {
-                        let a = Int64(bitPattern: x), b = Int64(bitPattern: y)
-                        c = a < b ? -1 : (a == b ? 0 : 1)
-                    } else if word.opcodeIs(.jeq) || word.opcodeIs(.jne) {
-                        c = ValueSemantics.equal(Value(raw: x), Value(raw: y)) ? 0 : 1
-                    } else {
-                        c = Interpreter.order(x, y)
-                    }
-                    if Interpreter.holds(word, c, base: .jeq) {
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) == Int64(bitPattern: y) : ValueSemantics.equal(Value(raw: x), Value(raw: y)) {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
-                case .jeqi, .jnei, .jlti, .jlei, .jgti, .jgei:
+                case .jeqi:
                     let x = regs[word.fieldA]
-                    let c: Int
-                    if x & 1 == 0 {
-                        let a = Int64(bitPattern: x) >> 1, b = Int64(word.fieldSB)
-                        c = a < b ? -1 : (a == b ? 0 : 1)
-                    } else {
-                        c = Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw)
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 == Int64(word.fieldSB) : ValueSemantics.equal(Value(raw: x), Value.smallInt(Int64(word.fieldSB))) {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
                     }
-                    if Interpreter.holds(word, c, base: .jeqi) {
+                case .jne:
+                    let x = regs[word.fieldA], y = regs[word.fieldB]
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) != Int64(bitPattern: y) : !ValueSemantics.equal(Value(raw: x), Value(raw: y)) {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jnei:
+                    let x = regs[word.fieldA]
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 != Int64(word.fieldSB) : !ValueSemantics.equal(Value(raw: x), Value.smallInt(Int64(word.fieldSB))) {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jlt:
+                    let x = regs[word.fieldA], y = regs[word.fieldB]
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) < Int64(bitPattern: y) : Interpreter.order(x, y) < 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jlti:
+                    let x = regs[word.fieldA]
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 < Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) < 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jle:
+                    let x = regs[word.fieldA], y = regs[word.fieldB]
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) <= Int64(bitPattern: y) : Interpreter.order(x, y) <= 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jlei:
+                    let x = regs[word.fieldA]
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 <= Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) <= 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jgt:
+                    let x = regs[word.fieldA], y = regs[word.fieldB]
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) > Int64(bitPattern: y) : Interpreter.order(x, y) > 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jgti:
+                    let x = regs[word.fieldA]
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 > Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) > 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jge:
+                    let x = regs[word.fieldA], y = regs[word.fieldB]
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) >= Int64(bitPattern: y) : Interpreter.order(x, y) >= 0 {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jgei:
+                    let x = regs[word.fieldA]
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 >= Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) >= 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
@@ -365,19 +419,6 @@ struct Interpreter {
             return a < b ? -1 : (a == b ? 0 : 1)
         }
         return ValueSemantics.compare(Value(raw: x), Value(raw: y))
-    }
-
-    /// Whether comparison result `c` satisfies the branch `word`, whose opcode is one of the six
-    /// consecutive forms starting at `base` (eq, ne, lt, le, gt, ge).
-    @inline(__always) static func holds(_ word: UInt64, _ c: Int, base: Opcode) -> Bool {
-        switch UInt8(truncatingIfNeeded: word) &- base.rawValue {
-        case 0: c == 0
-        case 1: c != 0
-        case 2: c < 0
-        case 3: c <= 0
-        case 4: c > 0
-        default: c >= 0
-        }
     }
 
     // MARK: Allocation
