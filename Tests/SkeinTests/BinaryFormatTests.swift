@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import Skein
+
+@Suite struct BinaryFormatTests {
+    static let sample = """
+    func fib/1
+        jlt r0, 2, base
+        sub r1, r0, 1
+        call r1, fib, r1
+        sub r2, r0, 2
+        call r2, fib, r2
+        add r0, r1, r2
+    base:
+        ret r0
+    end
+    func main/0
+        load r0, 10
+        call r1, fib, r0
+        load r2, {:ok, "fib", 1.5}
+        tuple r3, r1, 2
+        print r3
+        ret r1
+    end
+    """
+
+    @Test func encodesAndDecodes() throws {
+        let module = try Assembler.assemble(Self.sample, file: "fib.ska")
+        let decoded = try BinaryFormat.decode(BinaryFormat.encode(module))
+        #expect(decoded == module)
+    }
+
+    @Test func everyTruncationIsAClearError() throws {
+        let bytes = BinaryFormat.encode(try Assembler.assemble(Self.sample, file: "fib.ska"))
+        for length in 0..<bytes.count {
+            do {
+                _ = try BinaryFormat.decode(Array(bytes[0..<length]))
+                Issue.record("truncated to \(length) bytes but decoded")
+            } catch {
+                #expect(!error.message.isEmpty)
+            }
+        }
+    }
+
+    @Test func corruptedBytesFailTheChecksum() throws {
+        let bytes = BinaryFormat.encode(try Assembler.assemble(Self.sample, file: "fib.ska"))
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<2000 {
+            var copy = bytes
+            let i = Int.random(in: BinaryFormat.headerSize..<copy.count, using: &random)
+            copy[i] ^= UInt8.random(in: 1...255, using: &random)
+            #expect(throws: LoadError.self) { try BinaryFormat.decode(copy) }
+        }
+    }
+
+    /// Hostile files: random mutations of the payload with a *valid* checksum, so they reach the
+    /// decoder's structure checks and the verifier. None may crash or hang the loader: each one
+    /// is either rejected with a message or is a well-formed module.
+    @Test func hostileMutationsAreRejectedOrSafe() throws {
+        let examples = [Self.sample] + Self.exampleSources()
+        var random = SeededRandom(seed: 2026)
+        var rejected = 0, accepted = 0
+        for round in 0..<4000 {
+            let source = examples[round % examples.count]
+            let module = try Assembler.assemble(source, file: "m.ska")
+            var payload = Array(BinaryFormat.encode(module)[BinaryFormat.headerSize...])
+            let mutations = Int.random(in: 1...4, using: &random)
+            for _ in 0..<mutations {
+                let i = Int.random(in: 0..<payload.count, using: &random)
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0: payload[i] = UInt8.random(in: 0...255, using: &random)
+                case 1: payload[i] ^= 1 << UInt8.random(in: 0..<8, using: &random)
+                default: payload.remove(at: i)
+                }
+            }
+            let file = Self.withHeader(payload)
+            do {
+                let decoded = try BinaryFormat.decode(file)
+                try Verifier.verify(decoded)
+                accepted += 1
+            } catch {
+                #expect(!error.description.isEmpty)
+                rejected += 1
+            }
+        }
+        #expect(rejected > 0)
+        #expect(rejected + accepted == 4000)
+    }
+
+    @Test func verifierNamesTheProblem() throws {
+        var module = try Assembler.assemble(Self.sample, file: "fib.ska")
+        // A register beyond the frame.
+        module.functions[0].code[0] = Instruction.encode(.jlti, [200, 2, 7]).word
+        #expect(throws: LoadError.self) { try Verifier.verify(module) }
+        do { try Verifier.verify(module) } catch {
+            #expect(error.description.contains("register r200 out of range"))
+            #expect(error.description.contains("fib/1"))
+        }
+        // A jump into the middle of nowhere.
+        module = try Assembler.assemble(Self.sample, file: "fib.ska")
+        module.functions[0].code[0] = Instruction.encode(.jlti, [0, 2, 99]).word
+        do { try Verifier.verify(module); Issue.record("accepted") } catch {
+            #expect(error.description.contains("jump target 99"))
+        }
+        // A call with the wrong arity cannot be expressed; a constant index out of range can.
+        module = try Assembler.assemble(Self.sample, file: "fib.ska")
+        module.functions[1].code[0] = Instruction.encode(.loadk, [0, 999]).word
+        do { try Verifier.verify(module); Issue.record("accepted") } catch {
+            #expect(error.description.contains("constant index 999"))
+        }
+        // Falling off the end.
+        module = try Assembler.assemble(Self.sample, file: "fib.ska")
+        module.functions[1].code.removeLast()
+        do { try Verifier.verify(module); Issue.record("accepted") } catch {
+            #expect(error.description.contains("fall off the end"))
+        }
+    }
+
+    static func withHeader(_ payload: [UInt8]) -> [UInt8] {
+        var header = BinaryFormat.magic
+        header += [UInt8(BinaryFormat.version & 0xFF), UInt8(BinaryFormat.version >> 8), 0, 0]
+        let n = UInt32(payload.count), c = CRC32.checksum(payload)
+        for v in [n, c] { for k in 0..<4 { header.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
+        return header + payload
+    }
+
+    static func exampleSources() -> [String] {
+        let dir = repositoryRoot.appendingPathComponent("vm-examples")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return files.filter { $0.hasSuffix(".ska") }.sorted().compactMap {
+            try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8)
+        }.filter { (try? Assembler.assemble($0, file: "x")) != nil }
+    }
+}

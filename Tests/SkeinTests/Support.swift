@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+@testable import Skein
+
+/// Collects a VM's output in memory.
+final class Capture: Sendable {
+    private let text = Mutex("")
+    var sink: OutputSink { OutputSink { [self] s in text.withLock { $0 += s } } }
+    var value: String { text.withLock { $0 } }
+}
+
+/// The result of running a program in-process.
+struct RunResult {
+    var output: String
+    var errors: String
+    var status: VM.ExitStatus
+}
+
+/// Assembles and runs `source` in a fresh VM.
+func runProgram(_ source: String, workers: Int = 1, waitForAll: Bool = false, file: String = "test.ska") throws -> RunResult {
+    let module = try Assembler.assemble(source, file: file)
+    let out = Capture(), err = Capture()
+    let vm = try VM(module: module, options: .init(workers: workers, output: out.sink, errors: err.sink))
+    let status = vm.runMain(waitForAll: waitForAll)
+    vm.shutdown()
+    return RunResult(output: out.value, errors: err.value, status: status)
+}
+
+/// The repository root (tests run from anywhere).
+let repositoryRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    fatalError("Package.swift not found above \(#filePath)")
+}()
+
+/// A small deterministic random generator (SplitMix64) for seeded stress tests.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Runs a command and returns its stdout, stderr and exit code.
+func runCommand(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> (stdout: String, stderr: String, status: Int32) {
+    let process = Foundation.Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so a full pipe cannot stall the child.
+    let errData = Mutex(Data())
+    let reader = Thread { errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
+    reader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !reader.isFinished { usleep(1000) }
+    return (String(decoding: outData, as: UTF8.self), errData.withLock { String(decoding: $0, as: UTF8.self) }, process.terminationStatus)
+}
+
+/// Path of the built `vm` executable next to the test bundle.
+let vmExecutable: String = {
+    let bundle = Bundle(for: BundleLocator.self).bundleURL
+    var dir = bundle.deletingLastPathComponent()
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("vm").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug/vm").path
+}()
+
+final class BundleLocator {}
