@@ -387,10 +387,10 @@ public struct Assembler {
         case (.label, .name):
             return 0  // resolved by a fixup
         case (.constant, .literal(let literal)):
-            return pool(literal)
+            return pool(literal).flatMap { $0 < 1 << bits ? $0 : nil }
         case (.constant, .name(let name)):
             guard let literal = constantsByName[name] else { return nil }
-            return pool(literal)
+            return pool(literal).flatMap { $0 < 1 << bits ? $0 : nil }
         default:
             return nil
         }

@@ -18,6 +18,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case jmp, jt, jf
     case jeq, jne, jlt, jle, jgt, jge
     case jeqi, jnei, jlti, jlei, jgti, jgei
+    case jeqk, jnek
     // Calls
     case call, callr, tailcall, tailcallr, ret
     // Tuples, arrays, strings
@@ -47,8 +48,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .muli: "mul"
         case .divi: "div"
         case .remi: "rem"
-        case .jeqi: "jeq"
-        case .jnei: "jne"
+        case .jeqi, .jeqk: "jeq"
+        case .jnei, .jnek: "jne"
         case .jlti: "jlt"
         case .jlei: "jle"
         case .jgti: "jgt"
@@ -80,6 +81,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .jt, .jf: return [rA, op(.label, .t)]
         case .jeq, .jne, .jlt, .jle, .jgt, .jge, .recvt: return [rA, rB, op(.label, .t)]
         case .jeqi, .jnei, .jlti, .jlei, .jgti, .jgei, .recvti: return [rA, op(.immediate, .b), op(.label, .t)]
+        case .jeqk, .jnek: return [rA, op(.constant, .b), op(.label, .t)]
         case .call, .spawn: return [rA, op(.function, .b), rC]
         case .callr, .spawnr: return [rA, rB, rC, op(.count, .d)]
         case .tailcall: return [op(.function, .b), rC]

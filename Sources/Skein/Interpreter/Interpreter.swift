@@ -218,6 +218,19 @@ struct Interpreter {
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
 
+                case .jeqk:
+                    if ValueSemantics.equal(Value(raw: regs[word.fieldA]), Value(raw: constants[word.fieldB])) {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+                case .jnek:
+                    if !ValueSemantics.equal(Value(raw: regs[word.fieldA]), Value(raw: constants[word.fieldB])) {
+                        pc = word.fieldT
+                        reductions &-= 1
+                        if reductions <= 0 { return save(pc, .exhausted) }
+                    }
+
                 // MARK: Calls
                 case .call:
                     let callee = word.fieldB
