@@ -1,0 +1,256 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Skein
+
+/// Seeded, many-iteration stress tests of the concurrent structures, asserting the invariants of
+/// `../shared/notes/scheduler.md`. `make test-tsan` runs them under ThreadSanitizer.
+@Suite struct ConcurrencyTests {
+    /// Runs `body(i)` on `count` threads at once and waits for all.
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let group = DispatchGroup()
+        for i in 0..<count {
+            group.enter()
+            let t = Thread { body(i); group.leave() }
+            t.start()
+        }
+        group.wait()
+    }
+
+    /// Conservation in the ring: the owner pushes and pops while thieves steal halves; every
+    /// item comes out exactly once (counted per item), overflow included.
+    @Test(arguments: [1, 2, 3])
+    func runQueueConservesItems(seed: UInt64) {
+        let queue = RunQueue()
+        let global = GlobalQueue()
+        let total = 200_000
+        let seen = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: total + 1)
+        for i in 0...total { (seen + i).initialize(to: Atomic(0)) }
+        defer { seen.deallocate() }
+        let done = Atomic<Bool>(false)
+        let taken = Atomic<Int>(0)
+        nonisolated(unsafe) let seenPointer = seen
+        Self.onThreads(3) { thread in
+            var random = SeededRandom(seed: seed &* 31 &+ UInt64(thread))
+            if thread == 0 {
+                var next = 1
+                while next <= total {
+                    if Int.random(in: 0..<4, using: &random) > 0 {
+                        queue.push(UInt(next), overflow: global)
+                        next += 1
+                    } else if let item = queue.pop() {
+                        seenPointer[Int(item)].add(1, ordering: .relaxed)
+                        taken.add(1, ordering: .relaxed)
+                    }
+                }
+                while let item = queue.pop() {
+                    seenPointer[Int(item)].add(1, ordering: .relaxed)
+                    taken.add(1, ordering: .relaxed)
+                }
+                done.store(true, ordering: .releasing)
+            } else {
+                var batch: [UInt] = []
+                while !done.load(ordering: .acquiring) || queue.count > 0 {
+                    batch.removeAll(keepingCapacity: true)
+                    _ = queue.stealHalf(into: &batch)
+                    for item in batch { seenPointer[Int(item)].add(1, ordering: .relaxed) }
+                    taken.add(batch.count, ordering: .relaxed)
+                }
+            }
+        }
+        var overflow: [UInt] = []
+        global.pop(max: .max, into: &overflow)
+        for item in overflow { seen[Int(item)].add(1, ordering: .relaxed) }
+        for i in 1...total { #expect(seen[i].load(ordering: .relaxed) == 1, "item \(i)") }
+        #expect(taken.load(ordering: .relaxed) + overflow.count == total)
+    }
+
+    /// Exactly-once wake: for each suspension, a sender, the timeout thread and an IO
+    /// completion race to wake it; exactly one CAS wins.
+    @Test func stateWordWakesExactlyOnce() {
+        final class Box: @unchecked Sendable { let state = ProcessStateWord() }
+        let box = Box()
+        let rounds = 20_000
+        let wins = Atomic<Int>(0)
+        let round = Atomic<Int>(0)
+        let arrived = Atomic<Int>(0)
+        let current = Mutex(ProcessState(raw: 0))
+        Self.onThreads(4) { thread in
+            for r in 0..<rounds {
+                if thread == 0 {
+                    current.withLock { $0 = box.state.suspend(.waiting) }
+                    round.store(r + 1, ordering: .releasing)
+                }
+                while round.load(ordering: .acquiring) < r + 1 {}
+                if thread > 0 {
+                    let s = current.withLock { $0 }
+                    if box.state.wake(from: s, timedOut: thread == 2) { wins.add(1, ordering: .relaxed) }
+                }
+                // Barrier: all four threads finish round r before the next suspension.
+                arrived.add(1, ordering: .acquiringAndReleasing)
+                while arrived.load(ordering: .acquiring) < 4 * (r + 1) {}
+            }
+        }
+        #expect(wins.load(ordering: .relaxed) == rounds)
+    }
+
+    /// A stale timeout can never wake a later suspension (generation check).
+    @Test func staleTimeoutCannotWakeALaterSuspension() {
+        let state = ProcessStateWord()
+        let first = state.suspend(.waiting)
+        let wokeFirst = state.wake(from: first, timedOut: false)
+        #expect(wokeFirst)
+        let second = state.suspend(.waiting)
+        let staleWoke = state.wake(from: first, timedOut: true)   // the old entry is stale
+        #expect(!staleWoke)
+        let wokeSecond = state.wake(from: second, timedOut: true)
+        #expect(wokeSecond)
+        let timedOut = state.load().timedOut
+        #expect(timedOut)
+    }
+
+    /// No lost wake-up in the parking protocol: producers publish items and notify; workers
+    /// take items or park. If a wake-up were lost, an item would stay queued with every worker
+    /// asleep and the test would hang (it finishes only when every item is consumed).
+    @Test(arguments: [11, 12])
+    func idleParkingLosesNoWakeups(seed: UInt64) {
+        let workers = 3
+        let idle = Idle(workers: workers)
+        let queue = Mutex<[Int]>([])
+        let consumed = Atomic<Int>(0)
+        let total = 30_000
+        let stop = Atomic<Bool>(false)
+        let maxBusy = Atomic<Int>(0)
+        Self.onThreads(workers + 2) { thread in
+            var random = SeededRandom(seed: seed &+ UInt64(thread))
+            if thread >= workers {
+                for i in 0..<(total / 2) {
+                    queue.withLock { $0.append(i) }
+                    idle.notify()
+                    if Int.random(in: 0..<64, using: &random) == 0 { usleep(50) }
+                }
+                return
+            }
+            var searching = false
+            while !stop.load(ordering: .acquiring) {
+                if queue.withLock({ $0.popLast() }) != nil {
+                    if searching { idle.stopSearching(); searching = false }
+                    if consumed.add(1, ordering: .relaxed).newValue == total {
+                        stop.store(true, ordering: .releasing)
+                        idle.wakeAll()
+                    }
+                    continue
+                }
+                if !searching, idle.startSearching() { searching = true; continue }
+                let ticket = idle.prepareToPark(wasSearching: searching)
+                searching = false
+                let snapshot = idle.snapshot
+                maxBusy.store(max(maxBusy.load(ordering: .relaxed), snapshot.searching + snapshot.sleeping), ordering: .relaxed)
+                if queue.withLock({ !$0.isEmpty }) || stop.load(ordering: .acquiring) {
+                    idle.cancelPark()
+                    continue
+                }
+                idle.park(ticket: ticket)
+                searching = true
+            }
+        }
+        #expect(consumed.load(ordering: .relaxed) == total)
+        #expect(maxBusy.load(ordering: .relaxed) <= workers)  // 0 ≤ searching + sleeping ≤ workers
+    }
+
+    /// The mailbox under many producers: nothing lost, nothing duplicated, per-sender order kept.
+    @Test func mailboxKeepsEverySenderInOrder() throws {
+        let mailbox = Mailbox()
+        let producers = 4, perProducer = 20_000
+        let finished = Atomic<Int>(0)
+        let lastSeen = Mutex([Int](repeating: -1, count: producers))
+        let received = Atomic<Int>(0)
+        Self.onThreads(producers + 1) { thread in
+            if thread < producers {
+                for i in 0..<perProducer {
+                    let node = try! MessageNode.make(copying: .smallInt(Int64(thread * 1_000_000 + i)))
+                    mailbox.push(node)
+                }
+                finished.add(1, ordering: .releasing)
+                return
+            }
+            var count = 0
+            while count < producers * perProducer {
+                guard let m = mailbox.take() else { continue }
+                let n = Int(m.value.smallIntValue)
+                m.free()
+                let (sender, i) = (n / 1_000_000, n % 1_000_000)
+                lastSeen.withLock { seen in
+                    #expect(seen[sender] == i - 1, "sender \(sender) out of order")
+                    seen[sender] = i
+                }
+                count += 1
+            }
+            received.store(count, ordering: .releasing)
+        }
+        #expect(received.load(ordering: .acquiring) == producers * perProducer)
+        #expect(mailbox.take() == nil)
+    }
+
+    /// The timeout heap pops in deadline order and purges stale entries in bulk.
+    @Test func timeoutHeapOrdersAndPurges() {
+        let process = Process(slot: 0)
+        var heap = TimeoutHeap()
+        var random = SeededRandom(seed: 5)
+        for i in 0..<5000 {
+            heap.insert(TimeoutEntry(deadline: Int64.random(in: 0..<1_000_000, using: &random),
+                                     process: .passUnretained(process), state: ProcessState(raw: UInt64(i % 2))))
+        }
+        let dropped = heap.purge { $0.state.raw == 1 }
+        #expect(dropped == 2500)
+        var last = Int64.min
+        var count = 0
+        while let e = heap.popDue(now: .max) {
+            #expect(e.deadline >= last)
+            #expect(e.state.raw == 0)
+            last = e.deadline
+            count += 1
+        }
+        #expect(count == 2500)
+    }
+
+    /// Timeouts race with messages in many processes: every receiver either gets its message
+    /// or times out, exactly once, and the VM ends with nothing alive.
+    @Test(arguments: [1, 2, 4])
+    func messagesRacingTimeoutsWakeOnce(workers: Int) throws {
+        let r = try runProgram("""
+        func receiver/2                 ; receiver(parent, timeout)
+            recv  r2, r1, timeout
+            load  r3, :message
+            send  r0, r3
+            ret   r2
+        timeout:
+            load  r3, :timeout
+            send  r0, r3
+            ret   r1
+        end
+        func main/0
+            self  r0
+            load  r5, 0
+            load  r9, 3000
+        spawn:
+            rem   r1, r5, 3             ; timeouts of 0, 1 and 2 ms
+            spawn r6, receiver, r0
+            rem   r7, r5, 2
+            jeq   r7, 0, skip           ; every other receiver also gets a message
+            send  r6, r5
+        skip:
+            add   r5, r5, 1
+            jlt   r5, r9, spawn
+            load  r5, 0
+        collect:
+            recv  r8
+            add   r5, r5, 1
+            jlt   r5, r9, collect
+            print r5
+            ret   r5
+        end
+        """, workers: workers, waitForAll: true)
+        #expect(r.output == "3000\n")
+    }
+}
