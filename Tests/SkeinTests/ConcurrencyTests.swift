@@ -70,7 +70,7 @@ import Testing
     @Test func stateWordWakesExactlyOnce() {
         final class Box: @unchecked Sendable { let state = ProcessStateWord() }
         let box = Box()
-        let rounds = 20_000
+        let rounds = 5_000
         let wins = Atomic<Int>(0)
         let round = Atomic<Int>(0)
         let arrived = Atomic<Int>(0)
@@ -81,14 +81,14 @@ import Testing
                     current.withLock { $0 = box.state.suspend(.waiting) }
                     round.store(r + 1, ordering: .releasing)
                 }
-                while round.load(ordering: .acquiring) < r + 1 {}
+                while round.load(ordering: .acquiring) < r + 1 { sched_yield() }
                 if thread > 0 {
                     let s = current.withLock { $0 }
                     if box.state.wake(from: s, timedOut: thread == 2) { wins.add(1, ordering: .relaxed) }
                 }
                 // Barrier: all four threads finish round r before the next suspension.
                 arrived.add(1, ordering: .acquiringAndReleasing)
-                while arrived.load(ordering: .acquiring) < 4 * (r + 1) {}
+                while arrived.load(ordering: .acquiring) < 4 * (r + 1) { sched_yield() }
             }
         }
         #expect(wins.load(ordering: .relaxed) == rounds)
