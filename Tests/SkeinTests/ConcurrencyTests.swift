@@ -74,7 +74,7 @@ import Testing
         let wins = Atomic<Int>(0)
         let round = Atomic<Int>(0)
         let arrived = Atomic<Int>(0)
-        let current = Mutex(ProcessState(raw: 0))
+        let current = Locked(ProcessState(raw: 0))
         Self.onThreads(4) { thread in
             for r in 0..<rounds {
                 if thread == 0 {
@@ -116,7 +116,7 @@ import Testing
     func idleParkingLosesNoWakeups(seed: UInt64) {
         let workers = 3
         let idle = Idle(workers: workers)
-        let queue = Mutex<[Int]>([])
+        let queue = Locked<[Int]>([])
         let consumed = Atomic<Int>(0)
         let total = 30_000
         let stop = Atomic<Bool>(false)
@@ -163,7 +163,7 @@ import Testing
         let mailbox = Mailbox()
         let producers = 4, perProducer = 20_000
         let finished = Atomic<Int>(0)
-        let lastSeen = Mutex([Int](repeating: -1, count: producers))
+        let lastSeen = Locked([Int](repeating: -1, count: producers))
         let received = Atomic<Int>(0)
         Self.onThreads(producers + 1) { thread in
             if thread < producers {

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Collects a VM's output in memory.
 final class Capture: Sendable {
-    private let text = Mutex("")
+    private let text = Locked("")
     var sink: OutputSink { OutputSink { [self] s in text.withLock { $0 += s } } }
     var value: String { text.withLock { $0 } }
 }
@@ -59,7 +59,7 @@ func runCommand(_ executable: String, _ arguments: [String], stdin: String? = ni
     process.standardError = err
     try process.run()
     // Read both pipes concurrently so a full pipe cannot stall the child.
-    let errData = Mutex(Data())
+    let errData = Locked(Data())
     let reader = Thread { errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
     reader.start()
     let outData = out.fileHandleForReading.readDataToEndOfFile()

@@ -21,7 +21,7 @@ final class ProcessTable: @unchecked Sendable {
     let capacity: Int
     private let slots: UnsafeMutablePointer<Atomic<UInt>>
     private let nextFresh = Atomic<Int>(0)
-    private let freeList = Mutex<[Int]>([])
+    private let freeList = Locked<[Int]>([])
     /// Processes alive.
     let live = Atomic<Int>(0)
     /// Highest `live` seen.

@@ -10,7 +10,7 @@ final class AtomTable: Sendable {
         var names: [String] = []
         var ids: [String: Int] = [:]
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Atoms every VM has, at fixed ids, for instructions such as `typeof`.
     enum Known: Int, CaseIterable {

@@ -4,7 +4,7 @@ import Synchronization
 /// Where a VM's `print` output (or its error reports) goes. Writes from different workers are
 /// serialised, and each write is one whole line, so lines never interleave.
 public final class OutputSink: @unchecked Sendable {
-    private let lock = Mutex(())
+    private let lock = Locked(())
     private let write: (String) -> Void
 
     /// A sink that passes each chunk of text to `write` (called under a lock).

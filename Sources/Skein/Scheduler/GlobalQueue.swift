@@ -8,7 +8,7 @@ import Synchronization
 /// - `length` equals the number of queued items whenever the lock is free, so workers can
 ///   skip the lock with one atomic load when it is zero.
 final class GlobalQueue: @unchecked Sendable {
-    private let items = Mutex<Deque>(Deque())
+    private let items = Locked<Deque>(Deque())
     /// Items queued (read without the lock as a hint).
     let length = Atomic<Int>(0)
 

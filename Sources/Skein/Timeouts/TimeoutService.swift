@@ -23,7 +23,7 @@ final class TimeoutService: @unchecked Sendable {
         var sleepUntil: Int64 = .min
         var stopping = false
     }
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
     private let futexWord: UnsafeMutablePointer<Atomic<UInt32>>
     private let stale = Atomic<Int>(0)
     private let wakeProcess: (Process) -> Void
