@@ -23,31 +23,72 @@ import CSkeinSupport
 ///   sequentially-consistently, pairing with the receiver's suspend protocol in
 ///   `ProcessState` (store "waiting", then load `count`).
 /// - The consumer loads links with acquire, so a linked node's payload is visible.
-final class Mailbox: @unchecked Sendable {
-    /// Number of messages in the queue (not counting the save queue).
-    let count = Atomic<Int>(0)
-    /// Last node; producers swap themselves in here.
-    private let tail: Atomic<UInt>
-    /// First node (consumer only).
-    private var head: UnsafeMutablePointer<UInt64>
-    /// The permanent stub node that keeps the queue non-empty.
-    private let stub: UnsafeMutablePointer<UInt64>
-    /// Messages taken out of the queue but skipped by a selective receive, in arrival order.
-    private var savedHead: UnsafeMutablePointer<UInt64>?
-    private var savedTail: UnsafeMutablePointer<UInt64>?
-    /// Number of messages in the save queue.
-    private(set) var savedCount = 0
+///
+/// `Mailbox` is a plain pointer to its storage, so passing it around and calling it costs no
+/// reference counting (the message path must not touch a shared reference count).
+struct Mailbox: @unchecked Sendable {
+    /// The mailbox's memory; owned by its `Process`, freed with `destroy()`.
+    private let storage: UnsafeMutablePointer<MailboxStorage>
 
-    init() {
-        stub = .allocate(capacity: MessageNode.headerWords)
-        stub.initialize(repeating: 0, count: MessageNode.headerWords)
-        head = stub
-        tail = Atomic(UInt(bitPattern: stub))
+    /// The fields, in one allocation.
+    struct MailboxStorage: ~Copyable {
+        /// Number of messages in the queue (not counting the save queue).
+        let count = Atomic<Int>(0)
+        /// Last node; producers swap themselves in here.
+        let tail: Atomic<UInt>
+        /// First node (consumer only).
+        var head: UnsafeMutablePointer<UInt64>
+        /// The permanent stub node that keeps the queue non-empty.
+        let stub: UnsafeMutablePointer<UInt64>
+        /// Messages taken out of the queue but skipped by a selective receive, in arrival order.
+        var savedHead: UnsafeMutablePointer<UInt64>?
+        var savedTail: UnsafeMutablePointer<UInt64>?
+        /// Number of messages in the save queue.
+        var savedCount = 0
+
+        init(stub: UnsafeMutablePointer<UInt64>) {
+            self.stub = stub
+            head = stub
+            tail = Atomic(UInt(bitPattern: stub))
+        }
     }
 
-    deinit {
+    /// An empty mailbox.
+    init() {
+        let stub = UnsafeMutablePointer<UInt64>.allocate(capacity: MessageNode.headerWords)
+        stub.initialize(repeating: 0, count: MessageNode.headerWords)
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: MailboxStorage(stub: stub))
+    }
+
+    /// Frees every message and the mailbox itself.
+    func destroy() {
         drain()
-        stub.deallocate()
+        storage.pointee.stub.deallocate()
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
+
+    /// Number of messages in the queue, not counting the save queue (sequentially consistent:
+    /// one side of the suspend protocol's Dekker pair).
+    var messageCount: Int { storage.pointee.count.load(ordering: .sequentiallyConsistent) }
+    private var stub: UnsafeMutablePointer<UInt64> { storage.pointee.stub }
+    private var head: UnsafeMutablePointer<UInt64> {
+        get { storage.pointee.head }
+        nonmutating set { storage.pointee.head = newValue }
+    }
+    private var savedHead: UnsafeMutablePointer<UInt64>? {
+        get { storage.pointee.savedHead }
+        nonmutating set { storage.pointee.savedHead = newValue }
+    }
+    private var savedTail: UnsafeMutablePointer<UInt64>? {
+        get { storage.pointee.savedTail }
+        nonmutating set { storage.pointee.savedTail = newValue }
+    }
+    /// Number of messages in the save queue.
+    private(set) var savedCount: Int {
+        get { storage.pointee.savedCount }
+        nonmutating set { storage.pointee.savedCount = newValue }
     }
 
     @inline(__always) private static func next(_ node: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<Atomic<UInt>> {
@@ -59,26 +100,26 @@ final class Mailbox: @unchecked Sendable {
     /// Appends a message. Safe from any number of threads at once.
     func push(_ message: MessageNode) {
         link(message.raw)
-        count.add(1, ordering: .sequentiallyConsistent)
+        storage.pointee.count.add(1, ordering: .sequentiallyConsistent)
     }
 
     private func link(_ node: UnsafeMutablePointer<UInt64>) {
         Mailbox.next(node).pointee.store(0, ordering: .relaxed)
-        let previous = tail.exchange(UInt(bitPattern: node), ordering: .acquiringAndReleasing)
+        let previous = storage.pointee.tail.exchange(UInt(bitPattern: node), ordering: .acquiringAndReleasing)
         Mailbox.next(UnsafeMutablePointer(bitPattern: previous)!).pointee.store(UInt(bitPattern: node), ordering: .releasing)
     }
 
     // MARK: Consumer (the process's runner only)
 
     /// Whether any message is waiting, in the queue or the save queue.
-    var isEmpty: Bool { savedCount == 0 && count.load(ordering: .sequentiallyConsistent) == 0 }
+    var isEmpty: Bool { savedCount == 0 && messageCount == 0 }
 
     /// Removes the oldest message of the queue proper, or returns nil when it is empty.
     private func dequeue() -> MessageNode? {
         while true {
-            if count.load(ordering: .acquiring) == 0 { return nil }
+            if storage.pointee.count.load(ordering: .acquiring) == 0 { return nil }
             if let node = tryDequeue() {
-                count.subtract(1, ordering: .relaxed)
+                storage.pointee.count.subtract(1, ordering: .relaxed)
                 return MessageNode(raw: node)
             }
             // A producer is between its swap and its link: it will finish in a moment.
@@ -99,7 +140,7 @@ final class Mailbox: @unchecked Sendable {
             head = UnsafeMutablePointer(bitPattern: next)!
             return first
         }
-        guard tail.load(ordering: .acquiring) == UInt(bitPattern: first) else { return nil }
+        guard storage.pointee.tail.load(ordering: .acquiring) == UInt(bitPattern: first) else { return nil }
         link(stub)
         next = Mailbox.next(first).pointee.load(ordering: .acquiring)
         guard next != 0 else { return nil }

@@ -41,6 +41,7 @@ final class Process: @unchecked Sendable {
     init(slot: Int) { self.slot = slot }
 
     deinit {
+        mailbox.destroy()
         if var context = context?.pointee {
             context.release()
         }

@@ -97,11 +97,18 @@ final class ProcessTable: @unchecked Sendable {
     /// Runs `body` with the live process `pid`, if it is alive, holding off slot reuse meanwhile.
     @inline(__always)
     func withLiveProcess<R>(_ pid: UInt64, _ body: (Process) -> R) -> R? {
-        guard let process = process(atSlot: Int(pid & (1 << ProcessTable.slotBits - 1))) else { return nil }
-        process.senders.add(1, ordering: .sequentiallyConsistent)
-        defer { process.senders.subtract(1, ordering: .releasing) }
-        guard process.incarnation.load(ordering: .sequentiallyConsistent) == pid else { return nil }
-        return body(process)
+        let slot = Int(pid & (1 << ProcessTable.slotBits - 1))
+        guard slot < capacity else { return nil }
+        let bits = slots[slot].load(ordering: .acquiring)
+        guard bits != 0 else { return nil }
+        // Type-stable objects: borrow without retaining (no shared reference count on the
+        // message path).
+        return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { process in
+            process.senders.add(1, ordering: .sequentiallyConsistent)
+            defer { process.senders.subtract(1, ordering: .releasing) }
+            guard process.incarnation.load(ordering: .sequentiallyConsistent) == pid else { return nil }
+            return body(process)
+        }
     }
 
     /// Every process object ever created (for shutdown).

@@ -156,7 +156,7 @@ final class Runtime: @unchecked Sendable {
                 if timeout != nil { process.armedTimeout = true }
                 let suspended = process.state.suspend(.waiting)
                 // Dekker with `deliver`: a message pushed before our store is seen here.
-                if process.mailbox.count.load(ordering: .sequentiallyConsistent) > 0 {
+                if process.mailbox.messageCount > 0 {
                     guard process.state.wake(from: suspended, timedOut: false) else { return }  // a sender won: it queued us
                     process.armedTimeout = false
                     if budget > 0 { continue }

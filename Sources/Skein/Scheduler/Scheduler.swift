@@ -15,7 +15,7 @@ final class Scheduler: @unchecked Sendable {
     let global = GlobalQueue()
     /// Parking.
     let idle: Idle
-    unowned let runtime: Runtime
+    unowned(unsafe) let runtime: Runtime
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
     private let stoppedWord: UnsafeMutablePointer<Atomic<UInt32>>

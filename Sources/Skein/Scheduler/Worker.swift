@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// Per-worker statistics, written by the worker (relaxed atomics so `--stats` and tests can
-/// read them from another thread).
-final class WorkerStats: @unchecked Sendable {
+/// read them from another thread). A non-copyable struct stored inline in its `Worker`, so
+/// bumping a counter costs no reference counting.
+struct WorkerStats: ~Copyable {
     let slices = Atomic<Int>(0)
     let steals = Atomic<Int>(0)
     let parks = Atomic<Int>(0)
@@ -44,7 +45,9 @@ final class Worker: @unchecked Sendable {
     let next = Atomic<UInt>(0)
     /// Statistics.
     let stats = WorkerStats()
-    unowned let scheduler: Scheduler
+    /// The pool (which owns this worker; `unowned(unsafe)` keeps reference counting off the
+    /// scheduling path).
+    unowned(unsafe) let scheduler: Scheduler
     private var thread: Thread?
     private var random: UInt64
     private var tick = 0
@@ -145,7 +148,10 @@ final class Worker: @unchecked Sendable {
             streak += 1
             process = following
         }
-        if let parked = takeNext() { pushBack(parked) }
+        // The streak is over: the waiting process goes to the back of the queue. Wake a helper
+        // only if there is other queued work; otherwise this worker takes it next anyway, and
+        // waking another would just split a ping-pong pair across cores.
+        if let parked = takeNext() { pushBack(parked, notify: queue.count > 0) }
     }
 
     /// Finds a runnable process: the global queue now and then (fairness), the local queue,
