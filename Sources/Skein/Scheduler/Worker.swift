@@ -123,7 +123,7 @@ final class Worker: @unchecked Sendable {
             searching = false
             if scheduler.isStopping { scheduler.idle.cancelPark(); break }
             var rescanning = true  // counted as sleeping: steal without the searcher limit
-            if let process = findWork(searching: &rescanning) {
+            if let process = findWork(searching: &rescanning, includeNextSlots: true) {
                 scheduler.idle.cancelPark()
                 runChain(process)
                 continue
@@ -156,7 +156,12 @@ final class Worker: @unchecked Sendable {
 
     /// Finds a runnable process: the global queue now and then (fairness), the local queue,
     /// the global queue, then other workers' queues and next slots.
-    private func findWork(searching: inout Bool) -> Process? {
+    ///
+    /// Other workers' next slots are only taken on the last scan before parking: a process
+    /// woken into a next slot is about to run on its waker's warm core, and stealing it at once
+    /// would split message-passing pairs across cores (Go waits before stealing `runnext` for
+    /// the same reason). It never waits longer than the waker's slice.
+    private func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Process? {
         tick &+= 1
         if tick % Worker.globalQueueInterval == 0, let p = takeFromGlobal() { return p }
         if let p = takeNext() { return p }
@@ -166,7 +171,7 @@ final class Worker: @unchecked Sendable {
             guard scheduler.idle.startSearching() else { return nil }
             searching = true
         }
-        return steal()
+        return steal(includeNextSlots: includeNextSlots)
     }
 
     private func takeFromGlobal() -> Process? {
@@ -179,7 +184,7 @@ final class Worker: @unchecked Sendable {
         return Worker.process(first)
     }
 
-    private func steal() -> Process? {
+    private func steal(includeNextSlots: Bool) -> Process? {
         let workers = scheduler.workers
         guard workers.count > 1 else { return nil }
         random ^= random << 13
@@ -195,6 +200,7 @@ final class Worker: @unchecked Sendable {
                 for bits in stealBatch.dropFirst() { queue.push(bits, overflow: scheduler.global) }
                 return Worker.process(stealBatch[0])
             }
+            guard includeNextSlots else { continue }
             let bits = victim.next.exchange(0, ordering: .acquiringAndReleasing)
             if bits != 0 {
                 stats.steals.increment()
