@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Skein
 
@@ -72,5 +73,36 @@ import Testing
         end
         """)
         #expect(r.output == "1000\n199800\n")
+    }
+}
+
+/// Bounded memory: a program that allocates 2 GB in total while keeping little alive runs with a
+/// peak RSS under 64 MB (the real `vm` binary, measured with wait4).
+@Suite struct BoundedMemoryTests {
+    @Test func twoGigabytesOfGarbageInASmallHeap() throws {
+        let program = FileManager.default.temporaryDirectory.appendingPathComponent("skein-2gb-\(getpid()).ska")
+        try """
+        ; Each iteration allocates a 2 KiB string and drops it: 1,048,576 iterations = 2 GiB.
+        func main/0
+            load   r0, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            concat r0, r0, r0      ; 128 B
+            concat r0, r0, r0      ; 256 B
+            concat r0, r0, r0      ; 512 B
+            concat r0, r0, r0      ; 1 KiB: the little that stays alive
+            load   r1, 0
+            load   r2, 1_048_576
+        loop:
+            concat r3, r0, r0      ; 2 KiB of garbage
+            add    r1, r1, 1
+            jlt    r1, r2, loop
+            len    r4, r3
+            print  r4
+            ret    r4
+        end
+        """.write(to: program, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: program) }
+        let result = try runMeasuringCPU(vmExecutable, ["run", "--workers", "1", program.path])
+        #expect(result.status == 0)
+        #expect(result.maxRSSBytes < 64 << 20, "peak RSS \(result.maxRSSBytes >> 20) MiB")
     }
 }

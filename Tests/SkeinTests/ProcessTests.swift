@@ -303,8 +303,9 @@ import Testing
     }
 }
 
-/// Runs a command and returns its exit status, wall time and its own CPU time (user + system).
-func runMeasuringCPU(_ executable: String, _ arguments: [String]) throws -> (status: Int32, wall: Double, cpu: Double) {
+/// Runs a command and returns its exit status, wall time, its own CPU time (user + system) and
+/// its peak resident set size.
+func runMeasuringCPU(_ executable: String, _ arguments: [String]) throws -> (status: Int32, wall: Double, cpu: Double, maxRSSBytes: Int) {
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
@@ -317,5 +318,5 @@ func runMeasuringCPU(_ executable: String, _ arguments: [String]) throws -> (sta
     _ = wait4(pid, &status, 0, &usage)
     let wall = Date().timeIntervalSince(started)
     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    return ((status >> 8) & 0xFF, wall, cpu)
+    return ((status >> 8) & 0xFF, wall, cpu, Int(usage.ru_maxrss) * 1024)
 }
