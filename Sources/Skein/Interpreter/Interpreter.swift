@@ -31,11 +31,32 @@ struct Fault: Error {
 /// Reductions (one per call, taken jump and allocation) bound a slice; when the budget is spent
 /// the interpreter saves its position and returns `.exhausted`.
 struct Interpreter {
-    unowned(unsafe) let runtime: Runtime
+    // The VM objects are held unretained and borrowed with `_withUnsafeGuaranteedRef`: the
+    // caller (`Runtime.runSlice`) keeps them alive for the whole slice, and retaining them per
+    // message would put shared reference counts on the message path.
+    let runtimeRef: Unmanaged<Runtime>
     unowned(unsafe) let program: LoadedProgram
-    unowned(unsafe) let process: Process
-    unowned(unsafe) let worker: Worker?
+    let processRef: Unmanaged<Process>
+    let workerRef: Unmanaged<Worker>?
     let ctx: UnsafeMutablePointer<ExecutionContext>
+
+    init(runtime: Runtime, program: LoadedProgram, process: Process, worker: Worker?, ctx: UnsafeMutablePointer<ExecutionContext>) {
+        runtimeRef = .passUnretained(runtime)
+        self.program = program
+        processRef = .passUnretained(process)
+        workerRef = worker.map { .passUnretained($0) }
+        self.ctx = ctx
+    }
+
+    /// The VM core, for rare paths (printing, errors).
+    private var runtime: Runtime { runtimeRef.takeUnretainedValue() }
+    /// The running process's mailbox (a plain pointer struct).
+    @inline(__always) private var mailbox: Mailbox { processRef._withUnsafeGuaranteedRef { $0.mailbox } }
+    /// Whether the process resumed because its timeout fired.
+    @inline(__always) private var timedOut: Bool {
+        get { processRef._withUnsafeGuaranteedRef { $0.timedOut } }
+        nonmutating set { processRef._withUnsafeGuaranteedRef { $0.timedOut = newValue } }
+    }
 
     /// Runs until the budget is spent or the process stops or suspends.
     mutating func run(budget: inout Int) -> SliceOutcome {
@@ -377,13 +398,29 @@ struct Interpreter {
                         argc = word.fieldD
                         callee = try Interpreter.functionIndex(Value(raw: regs[word.fieldB]), argc: argc, program: program)
                     }
-                    let pid = try runtime.spawn(function: callee, arguments: UnsafeBufferPointer(start: regs + word.fieldC, count: argc), from: worker)
+                    var fault: Fault?
+                    let arguments = UnsafeBufferPointer(start: regs + word.fieldC, count: argc)
+                    let pid = runtimeRef._withUnsafeGuaranteedRef { rt in
+                        workerRef.withGuaranteed { worker in
+                            do throws(Fault) { return try rt.spawn(function: callee, arguments: arguments, from: worker) } catch {
+                                fault = error
+                                return 0
+                            }
+                        }
+                    }
+                    if let fault { throw fault }
                     regs[word.fieldA] = Value.pid(pid).raw
                     reductions &-= 1
                 case .self:
-                    regs[word.fieldA] = Value.pid(process.pid).raw
+                    regs[word.fieldA] = Value.pid(processRef._withUnsafeGuaranteedRef { $0.pid }).raw
                 case .send:
-                    try runtime.send(to: Value(raw: regs[word.fieldA]), Value(raw: regs[word.fieldB]), from: worker)
+                    let target = Value(raw: regs[word.fieldA]), message = Value(raw: regs[word.fieldB])
+                    let fault = runtimeRef._withUnsafeGuaranteedRef { rt in
+                        workerRef.withGuaranteed { worker -> Fault? in
+                            do throws(Fault) { try rt.send(to: target, message, from: worker); return nil } catch { return error }
+                        }
+                    }
+                    if let fault { throw fault }
                     reductions &-= 1
                 case .makeref:
                     regs[word.fieldA] = Value.ref(runtime.makeReference()).raw
@@ -396,8 +433,8 @@ struct Interpreter {
                     }
                     regs = ctx.pointee.stack + ctx.pointee.base
                 case .sleep, .sleepi:
-                    if process.timedOut {
-                        process.timedOut = false  // woken by its own timeout: the sleep is over
+                    if timedOut {
+                        timedOut = false  // woken by its own timeout: the sleep is over
                     } else {
                         let ms = word.opcodeIs(.sleepi) ? word.fieldSBx : try Interpreter.milliseconds(Value(raw: regs[word.fieldA]))
                         return save(pc - 1, .sleep(milliseconds: ms))
@@ -691,19 +728,19 @@ struct Interpreter {
     private func receive(_ op: Opcode, _ word: UInt64, at start: Int, pc: inout Int, reductions: inout Int) throws(Fault) -> SliceOutcome? {
         let regs = ctx.pointee.stack + ctx.pointee.base
         let hasTimeout = op == .recvt || op == .recvti || op == .recvtagt || op == .recvtagti
-        if hasTimeout && process.timedOut {
-            process.timedOut = false
+        if hasTimeout && timedOut {
+            timedOut = false
             pc = op.wordCount == 2 ? Int(code(at: start + 1)) : word.fieldT
             return nil
         }
         let message: MessageNode?
         if op == .recvtag || op == .recvtagt || op == .recvtagti {
             let key = Value(raw: regs[word.fieldB])
-            message = process.mailbox.takeFirst { v in
+            message = mailbox.takeFirst { v in
                 v.heapKind == .tuple && v.tupleCount > 0 && ValueSemantics.equal(Value(raw: v.tupleElements[0]), key)
             }
         } else {
-            message = process.mailbox.take()
+            message = mailbox.take()
         }
         if let message {
             deliver(message, into: word.fieldA, reductions: &reductions)
@@ -739,11 +776,22 @@ struct Interpreter {
         }
         message.free()
         (ctx.pointee.stack + ctx.pointee.base)[register] = copied.raw
-        worker?.stats.messagesReceived.increment()
+        workerRef?._withUnsafeGuaranteedRef { $0.stats.messagesReceived.increment() }
     }
 }
 
 extension UInt64 {
     /// Whether this code word's opcode is `op`.
     @inline(__always) func opcodeIs(_ op: Opcode) -> Bool { UInt8(truncatingIfNeeded: self) == op.rawValue }
+}
+
+extension Optional {
+    /// Borrows the unretained object, or passes nil.
+    @inline(__always)
+    func withGuaranteed<Object: AnyObject, R>(_ body: (Object?) -> R) -> R where Wrapped == Unmanaged<Object> {
+        switch self {
+        case .some(let unmanaged): unmanaged._withUnsafeGuaranteedRef { body($0) }
+        case .none: body(nil)
+        }
+    }
 }

@@ -96,13 +96,15 @@ final class Worker: @unchecked Sendable {
         if next.load(ordering: .relaxed) != 0 || queue.count > 0 { scheduler.idle.notify() }
     }
 
-    private func takeNext() -> Process? {
+    private func takeNext() -> Unmanaged<Process>? {
         let bits = next.exchange(0, ordering: .acquiringAndReleasing)
         return bits == 0 ? nil : Worker.process(bits)
     }
 
-    @inline(__always) static func process(_ bits: UInt) -> Process {
-        Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
+    /// Queues hold processes as unretained bit patterns; process objects are type-stable (the
+    /// process table owns them), so the scheduler borrows them without reference counting.
+    @inline(__always) static func process(_ bits: UInt) -> Unmanaged<Process> {
+        Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)
     }
 
     // MARK: The loop
@@ -136,13 +138,13 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Runs `first` and then, while the slice budget lasts, processes woken into the next slot.
-    private func runChain(_ first: Process) {
+    private func runChain(_ first: Unmanaged<Process>) {
         var budget = Worker.sliceBudget
         var process = first
         var streak = 0
         while true {
             stats.slices.increment()
-            scheduler.runtime.runSlice(process, worker: self, budget: &budget)
+            process._withUnsafeGuaranteedRef { scheduler.runtime.runSlice($0, worker: self, budget: &budget) }
             guard budget > 0, streak < Worker.maxNextSlotStreak, let following = takeNext() else { break }
             stats.nextSlotRuns.increment()
             streak += 1
@@ -151,7 +153,10 @@ final class Worker: @unchecked Sendable {
         // The streak is over: the waiting process goes to the back of the queue. Wake a helper
         // only if there is other queued work; otherwise this worker takes it next anyway, and
         // waking another would just split a ping-pong pair across cores.
-        if let parked = takeNext() { pushBack(parked, notify: queue.count > 0) }
+        if let parked = takeNext() {
+            queue.push(UInt(bitPattern: parked.toOpaque()), overflow: scheduler.global)
+            if queue.count > 1 { scheduler.idle.notify() }
+        }
     }
 
     /// Finds a runnable process: the global queue now and then (fairness), the local queue,
@@ -161,7 +166,7 @@ final class Worker: @unchecked Sendable {
     /// woken into a next slot is about to run on its waker's warm core, and stealing it at once
     /// would split message-passing pairs across cores (Go waits before stealing `runnext` for
     /// the same reason). It never waits longer than the waker's slice.
-    private func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Process? {
+    private func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Unmanaged<Process>? {
         tick &+= 1
         if tick % Worker.globalQueueInterval == 0, let p = takeFromGlobal() { return p }
         if let p = takeNext() { return p }
@@ -174,7 +179,7 @@ final class Worker: @unchecked Sendable {
         return steal(includeNextSlots: includeNextSlots)
     }
 
-    private func takeFromGlobal() -> Process? {
+    private func takeFromGlobal() -> Unmanaged<Process>? {
         guard scheduler.global.length.load(ordering: .acquiring) > 0 else { return nil }
         stealBatch.removeAll(keepingCapacity: true)
         let share = scheduler.global.length.load(ordering: .relaxed) / scheduler.workers.count + 1
@@ -184,7 +189,7 @@ final class Worker: @unchecked Sendable {
         return Worker.process(first)
     }
 
-    private func steal(includeNextSlots: Bool) -> Process? {
+    private func steal(includeNextSlots: Bool) -> Unmanaged<Process>? {
         let workers = scheduler.workers
         guard workers.count > 1 else { return nil }
         random ^= random << 13
