@@ -1,18 +1,25 @@
 # Skein: build, run, test and benchmark.
-#   make run    install libuv1-dev if missing, build in release mode, run vm-examples/hello.ska
-#   make test   install libuv1-dev if missing, run every test
-#   make bench  release build, then the benchmark suite beside the peers (bench/run)
+#   make run        install libuv1-dev if missing, build in release mode, run vm-examples/hello.ska
+#   make build      debug build              make release   release build
+#   make test       every test suite         make test-tsan the concurrency suites under TSan
+#   make bench      release build, then the benchmark suite beside the peers (bench/run)
+#   make clean      remove the build folders and benchmark output
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= vm-examples/hello.ska
+# Test suites run under ThreadSanitizer (a regular expression over suite and test names).
+TSAN_FILTER ?= Concurrency
 
 .PHONY: run build release test test-tsan bench clean deps
 
-# libuv comes from Debian's libuv1-dev; install it only when pkg-config cannot find it.
+# The one libuv check every build goes through: libuv comes from Debian's libuv1-dev, installed
+# only when pkg-config cannot find it (with sudo unless already root).
 deps:
-	@pkg-config --exists libuv || { echo "installing libuv1-dev"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev pkg-config; }
+	@pkg-config --exists libuv 2>/dev/null || { \
+		echo "libuv not found: installing libuv1-dev"; \
+		$(SUDO) apt-get install -y libuv1-dev pkg-config || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y libuv1-dev pkg-config; }; }
 
 build: deps
 	$(SWIFT) build
@@ -23,17 +30,18 @@ release: deps
 run: release
 	.build/release/vm run $(EXAMPLE)
 
+# The example and CLI tests run the vm executable, which `swift test` alone does not build.
 test: deps
 	$(SWIFT) build --product vm
 	$(SWIFT) test
 
-# The concurrency suites under ThreadSanitizer (separate build folder: TSan objects differ).
+# A separate build folder: TSan objects differ, and sharing .build would rebuild both each time.
 test-tsan: deps
 	$(SWIFT) build --product vm --scratch-path .build-tsan --sanitize=thread
-	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'Concurrency|ProcessTests'
+	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter '$(TSAN_FILTER)'
 
 bench: release
 	bench/run
 
 clean:
-	rm -rf .build .build-tsan
+	rm -rf .build .build-tsan bench/out
