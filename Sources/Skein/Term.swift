@@ -78,3 +78,45 @@ public indirect enum Term: Hashable, Sendable {
         }
     }
 }
+
+extension Term {
+    /// The host form of a VM value (a deep copy; pids and references keep their numbers).
+    init(_ v: Value, atoms: AtomTable, program: LoadedProgram) {
+        if v.isSmallInt { self = .int(v.smallIntValue); return }
+        if v.isObject {
+            switch HeapObject.kind(of: v.objectAddress) {
+            case .boxedInt: self = .int(v.boxedIntValue)
+            case .float: self = .float(v.floatValue)
+            case .string: self = .string(String(decoding: v.stringBytes, as: UTF8.self))
+            case .tuple: self = .tuple((0..<v.tupleCount).map { Term(Value(raw: v.tupleElements[$0]), atoms: atoms, program: program) })
+            case .array, .arrayStorage:
+                self = .array((0..<v.arrayCount).map { Term(Value(raw: v.arrayElements[$0]), atoms: atoms, program: program) })
+            }
+            return
+        }
+        switch v.immediateTag {
+        case Value.specialTag: self = v == .nil ? .nil : .bool(v == .true)
+        case Value.atomTag: self = .atom(atoms.name(Int(v.immediatePayload)))
+        case Value.refTag: self = .ref(v.immediatePayload)
+        case Value.functionTag: self = .atom(program.functionName(Int(v.immediatePayload)))
+        default: self = .pid(v.immediatePayload)
+        }
+    }
+}
+
+/// A function of the host program that bytecode calls with `callhost rD, "name", rArgs, n`.
+///
+/// It runs on the worker thread of the calling process. Before calling it, the worker offers
+/// its queued work to the others, so a host function that blocks for a while does not hold up
+/// other processes. A thrown error becomes a runtime error of the calling process.
+public struct HostFunction: Sendable {
+    /// Number of arguments.
+    public var arity: Int
+    /// The function.
+    public var body: @Sendable ([Term]) throws -> Term
+
+    public init(arity: Int, _ body: @escaping @Sendable ([Term]) throws -> Term) {
+        self.arity = arity
+        self.body = body
+    }
+}

@@ -22,6 +22,8 @@ public final class VM: @unchecked Sendable {
         public var output: OutputSink
         /// Where crash reports go.
         public var errors: OutputSink
+        /// Host functions that programs may call with `callhost`, by name.
+        public var hostFunctions: [String: HostFunction] = [:]
 
         public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                     maxProcesses: Int = 1 << 22,
@@ -48,8 +50,9 @@ public final class VM: @unchecked Sendable {
     public init(module: Module, options: Options = Options()) throws(LoadError) {
         let atoms = AtomTable()
         let program = try LoadedProgram(module, atoms: atoms)
+        let hostFunctions = try Self.bindHostFunctions(module, options.hostFunctions)
         runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
-                          output: options.output, errors: options.errors)
+                          output: options.output, errors: options.errors, hostFunctions: hostFunctions)
     }
 
     /// Loads a binary (`.skb`) module.
@@ -58,6 +61,33 @@ public final class VM: @unchecked Sendable {
     }
 
     deinit { shutdown() }
+
+    /// Resolves every `callhost` of `module` to a registered host function, by constant index.
+    private static func bindHostFunctions(_ module: Module, _ registered: [String: HostFunction]) throws(LoadError) -> [HostFunction?] {
+        var table = [HostFunction?](repeating: nil, count: module.constants.count)
+        for f in module.functions {
+            var pc = 0
+            while pc < f.code.count {
+                let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
+                if opcode == .callhost {
+                    let word = f.code[pc]
+                    let place = "function \(f.name)/\(f.arity), word \(pc) (callhost)"
+                    guard case .string(let name) = module.constants[word.fieldB] else {
+                        throw LoadError(place, "the host function must be named by a string")
+                    }
+                    guard let function = registered[name] else {
+                        throw LoadError(place, "no host function named \"\(name)\" is registered")
+                    }
+                    guard function.arity == word.fieldD else {
+                        throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(word.fieldD)")
+                    }
+                    table[word.fieldB] = function
+                }
+                pc += opcode.wordCount
+            }
+        }
+        return table
+    }
 
     /// Runs `main/0` to completion; with `waitForAll`, also waits until every process has ended.
     public func runMain(waitForAll: Bool = false) -> ExitStatus {

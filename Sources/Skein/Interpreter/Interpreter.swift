@@ -432,6 +432,9 @@ struct Interpreter {
                         return outcome
                     }
                     regs = ctx.pointee.stack + ctx.pointee.base
+                case .callhost:
+                    try callHost(word, reductions: &reductions)
+                    regs = ctx.pointee.stack + ctx.pointee.base
                 case .sleep, .sleepi:
                     if timedOut {
                         timedOut = false  // woken by its own timeout: the sleep is over
@@ -764,8 +767,35 @@ struct Interpreter {
 
     @inline(__always) private func code(at index: Int) -> UInt64 { program.code[index] }
 
+    /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.
+    private func callHost(_ word: UInt64, reductions: inout Int) throws(Fault) {
+        let runtime = self.runtime
+        guard let function = runtime.hostFunctions[word.fieldB] else {
+            throw Fault(kind: .notAFunction, detail: "no host function is bound here")
+        }
+        let regs = ctx.pointee.stack + ctx.pointee.base
+        let arguments = (0..<word.fieldD).map { Term(Value(raw: regs[word.fieldC + $0]), atoms: runtime.atoms, program: program) }
+        // The call may block: let other workers take what is queued here, next slot included.
+        workerRef?._withUnsafeGuaranteedRef { $0.offerWork() }
+        let result: Term
+        do { result = try function.body(arguments) } catch {
+            throw Fault(kind: .raised, detail: "host function \(Disassembler.literal(program.module.constants[word.fieldB], module: program.module)) failed: \(error)")
+        }
+        let node: MessageNode
+        do { node = try result.messageNode(atoms: runtime.atoms) } catch {
+            throw Fault(kind: .badArgument, detail: "\(error)")
+        }
+        store(node, into: word.fieldA, reductions: &reductions)
+    }
+
     /// Copies a message into this process's heap, frees its node and stores it in `register`.
     private func deliver(_ message: MessageNode, into register: Int, reductions: inout Int) {
+        store(message, into: register, reductions: &reductions)
+        workerRef?._withUnsafeGuaranteedRef { $0.stats.messagesReceived.increment() }
+    }
+
+    /// Copies a node's value into this process's heap, frees the node and stores the copy.
+    private func store(_ message: MessageNode, into register: Int, reductions: inout Int) {
         let value = message.value
         // A received value came from `ValueCopy`, so it is never too deep to measure.
         let words = (try? ValueCopy.words(value)) ?? 0
@@ -776,7 +806,6 @@ struct Interpreter {
         }
         message.free()
         (ctx.pointee.stack + ctx.pointee.base)[register] = copied.raw
-        workerRef?._withUnsafeGuaranteedRef { $0.stats.messagesReceived.increment() }
     }
 }
 

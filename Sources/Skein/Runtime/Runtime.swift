@@ -26,7 +26,12 @@ final class Runtime: @unchecked Sendable {
     private var results: [UInt64: Result<Void, RuntimeError>] = [:]
     private var watched: Set<UInt64> = []
 
-    init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, output: OutputSink, errors: OutputSink) {
+    /// Host functions by the constant index that names them (nil where none is called).
+    let hostFunctions: [HostFunction?]
+
+    init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, output: OutputSink, errors: OutputSink,
+         hostFunctions: [HostFunction?] = []) {
+        self.hostFunctions = hostFunctions
         self.program = program
         self.atoms = atoms
         self.printer = Printer(atoms: atoms, program: program)
