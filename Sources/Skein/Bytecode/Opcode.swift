@@ -31,6 +31,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case makeref, sleep, sleepi
     // Host functions (registered by the embedding program)
     case callhost
+    // Asynchronous IO on the IO thread (libuv)
+    case io
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String {
@@ -86,7 +88,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .jeqk, .jnek: return [rA, op(.constant, .b), op(.label, .t)]
         case .call, .spawn: return [rA, op(.function, .b), rC]
         case .callr, .spawnr: return [rA, rB, rC, op(.count, .d)]
-        case .callhost: return [rA, op(.constant, .b), rC, op(.count, .d)]
+        case .callhost, .io: return [rA, op(.constant, .b), rC, op(.count, .d)]
         case .tailcall: return [op(.function, .b), rC]
         case .tailcallr: return [rA, rC, op(.count, .d)]
         case .ret, .print, .raise, .now, .self, .recv, .makeref, .sleep: return [rA]
@@ -122,7 +124,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .callr, .spawnr: (2, 3)
         case .tailcallr: (1, 2)
         case .tuple, .array: (1, 2)
-        case .callhost: (2, 3)
+        case .callhost, .io: (2, 3)
         default: nil
         }
     }

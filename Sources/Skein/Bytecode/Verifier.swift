@@ -105,6 +105,14 @@ public enum Verifier {
                     break
                 }
             }
+            if opcode == .io {
+                guard case .atom(let a) = module.constants[values[1]], let arity = IOOperations.arities[module.atoms[Int(a)]] else {
+                    throw LoadError(where_, "unknown IO operation; known: " + IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", "))
+                }
+                guard arity == values[3] else {
+                    throw LoadError(where_, "IO operation :\(module.atoms[Int(a)]) takes \(arity) arguments, not \(values[3])")
+                }
+            }
             if let run = opcode.registerRun {
                 let start = values[run.start]
                 let count: Int

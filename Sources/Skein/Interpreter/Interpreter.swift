@@ -1,4 +1,5 @@
 import CSkeinSupport
+import Foundation
 
 /// How a slice of a process ended.
 enum SliceOutcome {
@@ -13,6 +14,9 @@ enum SliceOutcome {
     case waitForMessage(timeout: Int?)
     /// `sleep`: suspend for `milliseconds`. The context is saved at the `sleep`.
     case sleep(milliseconds: Int)
+    /// `io`: suspend until the IO thread completes the operation. The context is saved at the
+    /// `io`, which runs again on wake-up and takes the result.
+    case waitForIO(IOOperation)
 }
 
 /// A runtime error before its location is known.
@@ -432,6 +436,11 @@ struct Interpreter {
                         return outcome
                     }
                     regs = ctx.pointee.stack + ctx.pointee.base
+                case .io:
+                    if let operation = try io(word, reductions: &reductions) {
+                        return save(pc - 1, .waitForIO(operation))
+                    }
+                    regs = ctx.pointee.stack + ctx.pointee.base
                 case .callhost:
                     try callHost(word, reductions: &reductions)
                     regs = ctx.pointee.stack + ctx.pointee.base
@@ -767,6 +776,34 @@ struct Interpreter {
 
     @inline(__always) private func code(at index: Int) -> UInt64 { program.code[index] }
 
+    /// Runs an `io` instruction: takes the result of a completed operation, answers the
+    /// immediate ones, or returns the operation to suspend on.
+    private func io(_ word: UInt64, reductions: inout Int) throws(Fault) -> IOOperation? {
+        let result = processRef._withUnsafeGuaranteedRef { p -> Term? in
+            defer { p.ioResult = nil }
+            return p.ioResult
+        }
+        if let result {
+            store(try Interpreter.node(result, atoms: runtime.atoms), into: word.fieldA, reductions: &reductions)
+            return nil
+        }
+        let regs = ctx.pointee.stack + ctx.pointee.base
+        let args = (0..<word.fieldD).map { Value(raw: regs[word.fieldC + $0]) }
+        let name = runtime.atoms.name(Int(Value(raw: program.constants[word.fieldB]).immediatePayload))
+        if name == "wall_clock" {
+            let ms = Int64(Date().timeIntervalSince1970 * 1000)
+            regs[word.fieldA] = Value.smallInt(ms).raw
+            return nil
+        }
+        let operation = try IOOperations.decode(name, args, atoms: runtime.atoms)
+        processRef._withUnsafeGuaranteedRef { $0.usedIO = true }
+        return operation
+    }
+
+    static func node(_ term: Term, atoms: AtomTable) throws(Fault) -> MessageNode {
+        do { return try term.messageNode(atoms: atoms) } catch { throw Fault(kind: .badArgument, detail: "\(error)") }
+    }
+
     /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.
     private func callHost(_ word: UInt64, reductions: inout Int) throws(Fault) {
         let runtime = self.runtime
@@ -781,11 +818,7 @@ struct Interpreter {
         do { result = try function.body(arguments) } catch {
             throw Fault(kind: .raised, detail: "host function \(Disassembler.literal(program.module.constants[word.fieldB], module: program.module)) failed: \(error)")
         }
-        let node: MessageNode
-        do { node = try result.messageNode(atoms: runtime.atoms) } catch {
-            throw Fault(kind: .badArgument, detail: "\(error)")
-        }
-        store(node, into: word.fieldA, reductions: &reductions)
+        store(try Interpreter.node(result, atoms: runtime.atoms), into: word.fieldA, reductions: &reductions)
     }
 
     /// Copies a message into this process's heap, frees its node and stores it in `register`.

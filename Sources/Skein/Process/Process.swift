@@ -35,6 +35,11 @@ final class Process: @unchecked Sendable {
     /// Set when the process resumed because its timeout fired; the `recv` or `sleep` that
     /// suspended consumes it (runner only).
     var timedOut = false
+    /// The result of the IO operation the process is suspended in, set by the IO thread before
+    /// it wakes the process; the `io` instruction consumes it when it runs again.
+    var ioResult: Term?
+    /// Whether this incarnation may hold IO handles (runner only): if so, its exit closes them.
+    var usedIO = false
     /// Reductions used over this incarnation's life (runner only; for statistics).
     var reductions = 0
 

@@ -18,6 +18,8 @@ final class Runtime: @unchecked Sendable {
     private let references = Atomic<UInt64>(0)
     /// Messages sent from outside the workers (host).
     let hostMessages = Atomic<Int>(0)
+    /// The IO thread, started on the first IO operation.
+    private let ioService = Locked<IOService?>(nil)
     /// Processes that ended with an error.
     let crashes = Atomic<Int>(0)
 
@@ -47,6 +49,7 @@ final class Runtime: @unchecked Sendable {
     func shutdown() {
         scheduler.stop()
         timeouts.stop()
+        ioService.withLock { $0?.stop() }
         table.forEachProcess { p in
             if let context = p.context {
                 context.pointee.release()
@@ -54,6 +57,34 @@ final class Runtime: @unchecked Sendable {
                 p.context = nil
             }
             p.mailbox.drain()
+        }
+    }
+
+    /// The IO thread, started on first use.
+    var io: IOService {
+        ioService.withLock { service in
+            if let service { return service }
+            let created = IOService { [unowned self] request, result in self.finishIO(request, result) }
+            service = created
+            return created
+        }
+    }
+
+    /// IO statistics, if the IO thread ever started.
+    var ioStatistics: (operations: Int, bytesRead: Int, bytesWritten: Int, openHandles: Int)? {
+        ioService.withLock { s in
+            s.map { ($0.operations.load(ordering: .relaxed), $0.bytesRead.load(ordering: .relaxed),
+                     $0.bytesWritten.load(ordering: .relaxed), $0.openHandles.load(ordering: .relaxed)) }
+        }
+    }
+
+    /// On the IO thread: hand the result to the waiting process and wake it (exactly once,
+    /// through the same CAS as messages and timeouts).
+    private func finishIO(_ request: IORequest, _ result: Term) {
+        guard let unmanaged = request.process else { return }
+        unmanaged._withUnsafeGuaranteedRef { process in
+            process.ioResult = result
+            if process.state.wake(from: request.state, timedOut: false) { scheduler.inject(process) }
         }
     }
 
@@ -170,6 +201,11 @@ final class Runtime: @unchecked Sendable {
                 }
                 if let timeout { timeouts.arm(process, state: suspended, milliseconds: timeout) }
                 return
+            case .waitForIO(let operation):
+                let owner = process.pid
+                let suspended = process.state.suspend(.sleeping)
+                io.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                return
             case .sleep(let milliseconds):
                 process.armedTimeout = true
                 let suspended = process.state.suspend(.sleeping)
@@ -182,6 +218,11 @@ final class Runtime: @unchecked Sendable {
     /// Ends a process: frees its memory, drops its messages, retires its pid.
     private func finish(_ process: Process, result: Result<Void, RuntimeError>) {
         let pid = process.pid
+        if process.usedIO {
+            process.usedIO = false
+            io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
+        }
+        process.ioResult = nil
         process.state.markExited()
         process.context!.pointee.release()
         process.context!.deallocate()
