@@ -5,6 +5,8 @@ public indirect enum Term: Hashable, Sendable {
     case int(Int64)
     case float(Double)
     case string(String)
+    /// A string value holding these exact bytes (not necessarily valid UTF-8: IO data).
+    case binary([UInt8])
     case atom(String)
     case tuple([Term])
     case array([Term])
@@ -18,6 +20,7 @@ public indirect enum Term: Hashable, Sendable {
         case .int(let n): n >= Value.smallIntMin && n <= Value.smallIntMax ? 0 : 2
         case .float: 2
         case .string(let s): HeapObject.stringWords(byteCount: s.utf8.count)
+        case .binary(let b): HeapObject.stringWords(byteCount: b.count)
         case .tuple(let items): 1 + items.count + items.reduce(0) { $0 + $1.words }
         case .array(let items): 3 + (items.isEmpty ? 0 : 1 + items.count) + items.reduce(0) { $0 + $1.words }
         }
@@ -50,8 +53,9 @@ public indirect enum Term: Hashable, Sendable {
             return n >= Value.smallIntMin && n <= Value.smallIntMax ? .smallInt(n) : object(.boxedInt, UInt64(bitPattern: n))
         case .float(let d): return object(.float, d.bitPattern)
         case .string(let s):
+            return Term.binary(Array(s.utf8)).write(to: &free, atoms: atoms)
+        case .binary(let bytes):
             let o = free
-            let bytes = Array(s.utf8)
             bytes.withUnsafeBytes { ObjectBuilder.initString(o, bytes: $0) }
             free += HeapObject.stringWords(byteCount: bytes.count)
             return .object(o)

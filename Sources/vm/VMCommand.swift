@@ -95,6 +95,11 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        // A parent (a test runner, a supervisor) may have left signals blocked; a VM that runs
+        // servers must stop on SIGTERM and SIGINT like any command.
+        var all = sigset_t()
+        sigemptyset(&all)
+        sigprocmask(SIG_SETMASK, &all, nil)
         let module: Module
         do { module = try loadModule(program) } catch { fail(error) }
         var options = VM.Options()

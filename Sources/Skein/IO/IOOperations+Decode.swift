@@ -18,7 +18,9 @@ enum IOOperations {
         case "tcp_connect": return .tcpConnect(host: try string(args[0], name), port: try int(args[1], name))
         case "read": return .read(handle: try handle(args[0], name), max: max(1, try int(args[1], name)))
         case "read_line": return .readLine(handle: try handle(args[0], name))
-        case "write": return .write(handle: try handle(args[0], name), bytes: Array(try string(args[1], name).utf8))
+        case "write":
+            guard args[1].heapKind == .string else { throw Fault(kind: .typeMismatch, detail: "write needs a string argument") }
+            return .write(handle: try handle(args[0], name), bytes: Array(args[1].stringBytes))
         case "close": return .close(handle: try handle(args[0], name))
         case "peer_address": return .address(handle: try handle(args[0], name), peer: true)
         case "local_address": return .address(handle: try handle(args[0], name), peer: false)

@@ -262,8 +262,8 @@ extension Term {
     static func uvError(_ status: Int32) -> Term {
         .error(String(cString: uv_err_name(status)), String(cString: uv_strerror(status)))
     }
-    /// Bytes as a string value (invalid UTF-8 is replaced).
-    static func bytes(_ b: [UInt8]) -> Term { .string(String(decoding: b, as: UTF8.self)) }
+    /// Bytes as a string value, exactly (IO data need not be UTF-8).
+    static func bytes(_ b: [UInt8]) -> Term { .binary(b) }
 }
 
 // MARK: C callbacks (file scope: not main-actor isolated)

@@ -136,13 +136,13 @@ struct Interpreter {
                 case .ne:
                     regs[word.fieldA] = Value.bool(!ValueSemantics.equal(Value(raw: regs[word.fieldB]), Value(raw: regs[word.fieldC]))).raw
                 case .lt:
-                    regs[word.fieldA] = Value.bool(Interpreter.order(regs[word.fieldB], regs[word.fieldC]) < 0).raw
+                    regs[word.fieldA] = Value.bool(order(regs[word.fieldB], regs[word.fieldC]) < 0).raw
                 case .le:
-                    regs[word.fieldA] = Value.bool(Interpreter.order(regs[word.fieldB], regs[word.fieldC]) <= 0).raw
+                    regs[word.fieldA] = Value.bool(order(regs[word.fieldB], regs[word.fieldC]) <= 0).raw
                 case .gt:
-                    regs[word.fieldA] = Value.bool(Interpreter.order(regs[word.fieldB], regs[word.fieldC]) > 0).raw
+                    regs[word.fieldA] = Value.bool(order(regs[word.fieldB], regs[word.fieldC]) > 0).raw
                 case .ge:
-                    regs[word.fieldA] = Value.bool(Interpreter.order(regs[word.fieldB], regs[word.fieldC]) >= 0).raw
+                    regs[word.fieldA] = Value.bool(order(regs[word.fieldB], regs[word.fieldC]) >= 0).raw
                 case .not:
                     regs[word.fieldA] = Value.bool(!Value(raw: regs[word.fieldB]).isTruthy).raw
 
@@ -188,56 +188,56 @@ struct Interpreter {
                     }
                 case .jlt:
                     let x = regs[word.fieldA], y = regs[word.fieldB]
-                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) < Int64(bitPattern: y) : Interpreter.order(x, y) < 0 {
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) < Int64(bitPattern: y) : order(x, y) < 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jlti:
                     let x = regs[word.fieldA]
-                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 < Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) < 0 {
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 < Int64(word.fieldSB) : order(x, Value.smallInt(Int64(word.fieldSB)).raw) < 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jle:
                     let x = regs[word.fieldA], y = regs[word.fieldB]
-                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) <= Int64(bitPattern: y) : Interpreter.order(x, y) <= 0 {
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) <= Int64(bitPattern: y) : order(x, y) <= 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jlei:
                     let x = regs[word.fieldA]
-                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 <= Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) <= 0 {
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 <= Int64(word.fieldSB) : order(x, Value.smallInt(Int64(word.fieldSB)).raw) <= 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jgt:
                     let x = regs[word.fieldA], y = regs[word.fieldB]
-                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) > Int64(bitPattern: y) : Interpreter.order(x, y) > 0 {
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) > Int64(bitPattern: y) : order(x, y) > 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jgti:
                     let x = regs[word.fieldA]
-                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 > Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) > 0 {
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 > Int64(word.fieldSB) : order(x, Value.smallInt(Int64(word.fieldSB)).raw) > 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jge:
                     let x = regs[word.fieldA], y = regs[word.fieldB]
-                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) >= Int64(bitPattern: y) : Interpreter.order(x, y) >= 0 {
+                    if (x | y) & 1 == 0 ? Int64(bitPattern: x) >= Int64(bitPattern: y) : order(x, y) >= 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
                     }
                 case .jgei:
                     let x = regs[word.fieldA]
-                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 >= Int64(word.fieldSB) : Interpreter.order(x, Value.smallInt(Int64(word.fieldSB)).raw) >= 0 {
+                    if x & 1 == 0 ? Int64(bitPattern: x) >> 1 >= Int64(word.fieldSB) : order(x, Value.smallInt(Int64(word.fieldSB)).raw) >= 0 {
                         pc = word.fieldT
                         reductions &-= 1
                         if reductions <= 0 { return save(pc, .exhausted) }
@@ -475,12 +475,12 @@ struct Interpreter {
     // MARK: Comparison helpers
 
     /// Total order of two values (−1, 0, 1).
-    @inline(__always) static func order(_ x: UInt64, _ y: UInt64) -> Int {
+    @inline(__always) func order(_ x: UInt64, _ y: UInt64) -> Int {
         if (x | y) & 1 == 0 {
             let a = Int64(bitPattern: x), b = Int64(bitPattern: y)
             return a < b ? -1 : (a == b ? 0 : 1)
         }
-        return ValueSemantics.compare(Value(raw: x), Value(raw: y))
+        return ValueSemantics.compare(Value(raw: x), Value(raw: y), atoms: runtime.atoms)
     }
 
     // MARK: Allocation

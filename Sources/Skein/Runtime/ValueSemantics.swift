@@ -39,7 +39,7 @@ enum ValueSemantics {
     /// Structural equality; `1 == 1.0`.
     static func equal(_ a: Value, _ b: Value) -> Bool {
         if a.raw == b.raw { return !(a.isObject && isNaN(a)) }
-        return compare(a, b) == 0 && !(isNaN(a) || isNaN(b))
+        return compare(a, b, atoms: nil) == 0 && !(isNaN(a) || isNaN(b))
     }
 
     private static func isNaN(_ v: Value) -> Bool {
@@ -48,34 +48,45 @@ enum ValueSemantics {
     }
 
     /// Total order: negative, zero or positive as `a` is below, equal to or above `b`.
-    static func compare(_ a: Value, _ b: Value) -> Int {
+    /// Atoms order by name (as in Erlang), which needs the atom table; equality alone does not.
+    static func compare(_ a: Value, _ b: Value, atoms: AtomTable?) -> Int {
         if a.raw == b.raw { return 0 }
         let ra = typeRank(a), rb = typeRank(b)
         if ra != rb { return ra < rb ? -1 : 1 }
         switch ra {
         case 1: return a == .false ? -1 : 1
         case 2: return compareNumbers(number(a)!, number(b)!)
-        case 3, 4, 5, 6:
-            // Atoms order by id (interning order); refs, functions and pids by number.
+        case 3:
+            guard let atoms else { return a.immediatePayload < b.immediatePayload ? -1 : 1 }
+            return atoms.name(Int(a.immediatePayload)) < atoms.name(Int(b.immediatePayload)) ? -1 : 1
+        case 4, 5, 6:
+            // References, functions and pids order by number.
             return a.immediatePayload < b.immediatePayload ? -1 : 1
         case 7:
             let x = a.stringBytes, y = b.stringBytes
             for i in 0..<min(x.count, y.count) where x[i] != y[i] { return x[i] < y[i] ? -1 : 1 }
             return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
         case 8:
-            return compareSequences(a.tupleElements, a.tupleCount, b.tupleElements, b.tupleCount)
+            // Tuples: by size first, then element by element (as in Erlang).
+            let na = a.tupleCount, nb = b.tupleCount
+            if na != nb { return na < nb ? -1 : 1 }
+            return compareElements(a.tupleElements, b.tupleElements, na, atoms: atoms)
         default:
+            // Arrays: lexicographically, like Erlang lists.
             let na = a.arrayCount, nb = b.arrayCount
-            guard na > 0, nb > 0 else { return na == nb ? 0 : (na < nb ? -1 : 1) }
-            return compareSequences(a.arrayElements, na, b.arrayElements, nb)
+            let common = min(na, nb)
+            if common > 0 {
+                let c = compareElements(a.arrayElements, b.arrayElements, common, atoms: atoms)
+                if c != 0 { return c }
+            }
+            return na == nb ? 0 : (na < nb ? -1 : 1)
         }
     }
 
-    private static func compareSequences(_ x: UnsafeMutablePointer<UInt64>, _ nx: Int,
-                                         _ y: UnsafeMutablePointer<UInt64>, _ ny: Int) -> Int {
-        if nx != ny { return nx < ny ? -1 : 1 }  // shorter tuples first, as in Erlang
-        for i in 0..<nx {
-            let c = compare(Value(raw: x[i]), Value(raw: y[i]))
+    private static func compareElements(_ x: UnsafeMutablePointer<UInt64>, _ y: UnsafeMutablePointer<UInt64>, _ n: Int,
+                                        atoms: AtomTable?) -> Int {
+        for i in 0..<n {
+            let c = compare(Value(raw: x[i]), Value(raw: y[i]), atoms: atoms)
             if c != 0 { return c }
         }
         return 0
