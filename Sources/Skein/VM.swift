@@ -157,7 +157,9 @@ public final class VM: @unchecked Sendable {
             liveProcesses: runtime.table.live.load(ordering: .relaxed),
             timeoutsFired: runtime.timeouts.fired.load(ordering: .relaxed),
             timeoutsPurged: runtime.timeouts.purged.load(ordering: .relaxed),
-            crashes: runtime.crashes.load(ordering: .relaxed))
+            crashes: runtime.crashes.load(ordering: .relaxed),
+            io: runtime.ioStatistics.map { Statistics.IO(operations: $0.operations, bytesRead: $0.bytesRead,
+                                                          bytesWritten: $0.bytesWritten, openHandles: $0.openHandles) })
     }
 }
 
@@ -173,4 +175,9 @@ public struct Statistics: Sendable {
     public var timeoutsFired: Int
     public var timeoutsPurged: Int
     public var crashes: Int
+    /// IO figures, if the program did any IO.
+    public struct IO: Sendable {
+        public var operations, bytesRead, bytesWritten, openHandles: Int
+    }
+    public var io: IO?
 }

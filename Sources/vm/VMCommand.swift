@@ -171,6 +171,9 @@ enum StatsReport {
             out += "\(i)  \(w.slices)  \(w.steals)  \(w.parks)  \(w.messagesSent)  \(w.messagesReceived)  \(w.spawned)  \(w.nextSlotRuns)\n"
         }
         out += "wakeups \(s.wakeups), peak processes \(s.peakProcesses), timeouts fired \(s.timeoutsFired), purged \(s.timeoutsPurged), crashes \(s.crashes)\n"
+        if let io = s.io {
+            out += "io: \(io.operations) operations, \(io.bytesRead) bytes read, \(io.bytesWritten) bytes written, \(io.openHandles) handles open\n"
+        }
         return out
     }
 }
