@@ -258,53 +258,14 @@ struct Interpreter {
 
                 // MARK: Calls
                 case .call:
-                    let callee = word.fieldB
-                    let info = functions[callee]
-                    let frameSize = functions[ctx.pointee.function].registers
-                    let newBase = ctx.pointee.base + frameSize
-                    if newBase + info.registers > ctx.pointee.stackCapacity {
-                        guard ctx.pointee.growStack(toHold: newBase + info.registers) else {
-                            throw Fault(kind: .stackOverflow, detail: "the register stack is full")
-                        }
-                        regs = ctx.pointee.stack + ctx.pointee.base
-                    }
-                    guard ctx.pointee.pushFrame(Frame(returnPC: Int32(pc), base: Int32(ctx.pointee.base),
-                                                      function: Int32(ctx.pointee.function), destination: Int32(word.fieldA))) else {
-                        throw Fault(kind: .stackOverflow, detail: "more than \(ExecutionContext.maxFrames) nested calls")
-                    }
-                    let args = regs + word.fieldC
-                    regs = ctx.pointee.stack + newBase
-                    for i in 0..<info.arity { regs[i] = args[i] }
-                    for i in info.arity..<info.registers { regs[i] = Value.nil.raw }
-                    ctx.pointee.base = newBase
-                    ctx.pointee.function = callee
-                    pc = info.entry
+                    pc = try enter(word.fieldB, arguments: word.fieldC, destination: word.fieldA, returnPC: pc)
+                    regs = ctx.pointee.stack + ctx.pointee.base
                     reductions &-= 1
                     if reductions <= 0 { return save(pc, .exhausted) }
                 case .callr:
-                    let target = Value(raw: regs[word.fieldB])
-                    let argc = word.fieldD
-                    let callee = try Interpreter.functionIndex(target, argc: argc, program: program)
-                    let info = functions[callee]
-                    let frameSize = functions[ctx.pointee.function].registers
-                    let newBase = ctx.pointee.base + frameSize
-                    if newBase + info.registers > ctx.pointee.stackCapacity {
-                        guard ctx.pointee.growStack(toHold: newBase + info.registers) else {
-                            throw Fault(kind: .stackOverflow, detail: "the register stack is full")
-                        }
-                        regs = ctx.pointee.stack + ctx.pointee.base
-                    }
-                    guard ctx.pointee.pushFrame(Frame(returnPC: Int32(pc), base: Int32(ctx.pointee.base),
-                                                      function: Int32(ctx.pointee.function), destination: Int32(word.fieldA))) else {
-                        throw Fault(kind: .stackOverflow, detail: "more than \(ExecutionContext.maxFrames) nested calls")
-                    }
-                    let args = regs + word.fieldC
-                    regs = ctx.pointee.stack + newBase
-                    for i in 0..<info.arity { regs[i] = args[i] }
-                    for i in info.arity..<info.registers { regs[i] = Value.nil.raw }
-                    ctx.pointee.base = newBase
-                    ctx.pointee.function = callee
-                    pc = info.entry
+                    let callee = try Interpreter.functionIndex(Value(raw: regs[word.fieldB]), argc: word.fieldD, program: program)
+                    pc = try enter(callee, arguments: word.fieldC, destination: word.fieldA, returnPC: pc)
+                    regs = ctx.pointee.stack + ctx.pointee.base
                     reductions &-= 1
                     if reductions <= 0 { return save(pc, .exhausted) }
                 case .tailcall, .tailcallr:
@@ -457,6 +418,34 @@ struct Interpreter {
             ctx.pointee.pc = pc
             return .failed(runtimeError(error, pc: pc - 1))
         }
+    }
+
+    /// Pushes a frame for a call from the current function, moves the arguments (registers
+    /// `argStart…` of the caller) into the callee's new frame, clears its other registers and
+    /// returns the callee's first instruction. The register stack may move: reload `regs`.
+    @inline(__always)
+    private func enter(_ callee: Int, arguments argStart: Int, destination: Int, returnPC: Int) throws(Fault) -> Int {
+        let functions = program.functions
+        let info = functions[callee]
+        let base = ctx.pointee.base
+        let newBase = base + functions[ctx.pointee.function].registers
+        if newBase + info.registers > ctx.pointee.stackCapacity {
+            guard ctx.pointee.growStack(toHold: newBase + info.registers) else {
+                throw Fault(kind: .stackOverflow, detail: "the register stack is full")
+            }
+        }
+        guard ctx.pointee.pushFrame(Frame(returnPC: Int32(returnPC), base: Int32(base),
+                                          function: Int32(ctx.pointee.function), destination: Int32(destination))) else {
+            throw Fault(kind: .stackOverflow, detail: "more than \(ExecutionContext.maxFrames) nested calls")
+        }
+        let stack = ctx.pointee.stack
+        let args = stack + base + argStart
+        let regs = stack + newBase
+        for i in 0..<info.arity { regs[i] = args[i] }
+        for i in info.arity..<info.registers { regs[i] = Value.nil.raw }
+        ctx.pointee.base = newBase
+        ctx.pointee.function = callee
+        return info.entry
     }
 
     /// Saves the resume point and returns `outcome`.
