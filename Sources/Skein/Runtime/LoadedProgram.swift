@@ -83,7 +83,7 @@ public final class LoadedProgram: @unchecked Sendable {
         case .string(let s):
             let bytes = Array(s.utf8)
             let object = UnsafeMutablePointer<UInt64>.allocate(capacity: HeapObject.stringWords(byteCount: bytes.count))
-            ObjectBuilder.initString(object, bytes: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+            bytes.withUnsafeBytes { ObjectBuilder.initString(object, bytes: $0) }
             literals.append(object)
             return .object(object)
         case .atom(let a): return .atom(atomIds[Int(a)])
