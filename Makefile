@@ -11,7 +11,7 @@ EXAMPLE ?= vm-examples/hello.ska
 # Test suites run under ThreadSanitizer (a regular expression over suite and test names).
 TSAN_FILTER ?= Concurrency|ProcessTests|HostFunction
 
-.PHONY: run build release test test-tsan bench clean deps
+.PHONY: run build release test test-tsan check-leaks bench clean deps
 
 # The one libuv check every build goes through: libuv comes from Debian's libuv1-dev, installed
 # only when pkg-config cannot find it (with sudo unless already root).
@@ -45,3 +45,19 @@ bench: release
 
 clean:
 	rm -rf .build .build-tsan bench/out
+
+# Every example with an expected output, run by a vm built with AddressSanitizer and
+# LeakSanitizer: memory errors or leaks (IO handles, processes, messages) fail the run. Leaks are
+# checked on examples that end normally; those that end with a runtime error leave through
+# exit(), which does not unwind the command's Swift locals (LSan would report those).
+check-leaks: deps
+	$(SWIFT) build --product vm -c release --scratch-path .build-asan --sanitize=address
+	@fail=0; for f in vm-examples/*.ska; do \
+		[ -f "$${f%.ska}.out" ] || continue; \
+		expected=$$(cat "$${f%.ska}.exit" 2>/dev/null || echo 0); \
+		leaks=$$([ $$expected = 0 ] && echo 1 || echo 0); \
+		ASAN_OPTIONS=detect_leaks=$$leaks .build-asan/release/vm run --workers 2 "$$f" > /dev/null 2> .build-asan/stderr.txt; \
+		code=$$?; \
+		if [ $$code != $$expected ] || grep -q Sanitizer .build-asan/stderr.txt; then \
+			echo "FAIL $$f (exit $$code)"; cat .build-asan/stderr.txt; fail=1; fi; \
+	done; exit $$fail
