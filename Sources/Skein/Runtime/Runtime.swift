@@ -106,16 +106,14 @@ final class Runtime: @unchecked Sendable {
         }
         let context = UnsafeMutablePointer<ExecutionContext>.allocate(capacity: 1)
         context.initialize(to: ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0)))
+        // One region for all the copies (a fresh heap has no roots to trace).
+        var free = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
         if words > 0 {
             context.pointee.heap.collect(reserving: words) { _ in }
+            free = context.pointee.heap.tryAllocate(words: words)!
         }
         for (i, a) in arguments.enumerated() {
-            if Value(raw: a).isObject {
-                var free = context.pointee.heap.tryAllocate(words: try! ValueCopy.words(Value(raw: a)))!
-                context.pointee.stack[i] = ValueCopy.copy(Value(raw: a), to: &free).raw
-            } else {
-                context.pointee.stack[i] = a
-            }
+            context.pointee.stack[i] = ValueCopy.copy(Value(raw: a), to: &free).raw  // immediates pass through
         }
         process.context = context
         process.armedTimeout = false
