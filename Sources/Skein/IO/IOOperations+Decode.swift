@@ -4,7 +4,7 @@ enum IOOperations {
     /// Operation names and argument counts (checked when a program is loaded).
     static let arities: [String: Int] = [
         "tcp_listen": 2, "tcp_accept": 1, "tcp_connect": 2,
-        "read": 2, "read_line": 1, "write": 2, "close": 1,
+        "read": 2, "read_line": 1, "read_until": 2, "write": 2, "close": 1,
         "peer_address": 1, "local_address": 1,
         "file_open": 2, "file_stat": 1, "read_file": 1,
         "stdin_line": 0, "wall_clock": 0,
@@ -18,6 +18,9 @@ enum IOOperations {
         case "tcp_connect": return .tcpConnect(host: try string(args[0], name), port: try int(args[1], name))
         case "read": return .read(handle: try handle(args[0], name), max: max(1, try int(args[1], name)))
         case "read_line": return .readLine(handle: try handle(args[0], name))
+        case "read_until":
+            guard args[1].heapKind == .string else { throw Fault(kind: .typeMismatch, detail: "read_until needs a delimiter string") }
+            return .readUntil(handle: try handle(args[0], name), delimiter: Array(args[1].stringBytes))
         case "write":
             guard args[1].heapKind == .string else { throw Fault(kind: .typeMismatch, detail: "write needs a string argument") }
             return .write(handle: try handle(args[0], name), bytes: Array(args[1].stringBytes))

@@ -9,8 +9,9 @@ extension IOService {
         case .tcpListen(let host, let port): listen(request, host: host, port: port)
         case .tcpAccept(let id): accept(request, id)
         case .tcpConnect(let host, let port): connect(request, host: host, port: port)
-        case .read(let id, let max): read(request, id, line: false, max: max)
-        case .readLine(let id): read(request, id, line: true, max: .max)
+        case .read(let id, let max): read(request, id, delimiter: nil, max: max)
+        case .readLine(let id): read(request, id, delimiter: [10], max: .max)
+        case .readUntil(let id, let delimiter): read(request, id, delimiter: delimiter, max: .max)
         case .write(let id, let bytes): write(request, id, bytes)
         case .close(let id):
             closeHandle(id)
@@ -129,7 +130,7 @@ extension IOService {
 
     // MARK: Reading and writing
 
-    private func read(_ request: IORequest, _ id: Int, line: Bool, max: Int) {
+    private func read(_ request: IORequest, _ id: Int, delimiter: [UInt8]?, max: Int) {
         guard let handle = handles[id], handle.pendingRead == nil else {
             return complete(request, .error("EBADF", handles[id] == nil ? "not an open handle" : "a read is already in progress"))
         }
@@ -139,7 +140,7 @@ extension IOService {
         case .file:
             readFileHandle(request, handle, max: max)
         case .socket:
-            handle.pendingRead = (request, line, max)
+            handle.pendingRead = (request, delimiter, max)
             serveRead(handle)
         }
     }
@@ -150,7 +151,12 @@ extension IOService {
             stopReading(handle)
             return
         }
-        let data = pending.line ? handle.buffer.takeLine() : handle.buffer.take(max: pending.max)
+        let data: [UInt8]?
+        switch pending.delimiter {
+        case [10]?: data = handle.buffer.takeLine()
+        case let delimiter?: data = handle.buffer.take(through: delimiter)
+        case nil: data = handle.buffer.take(max: pending.max)
+        }
         if let data {
             handle.pendingRead = nil
             bytesRead.add(data.count, ordering: .relaxed)
@@ -189,19 +195,36 @@ extension IOService {
             writeFileHandle(request, handle, bytes)
         case .socket:
             guard let tcp = handle.tcp else { return complete(request, .error("EBADF", "closed")) }
-            // One allocation: the uv_write_t, then the bytes.
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<uv_write_t>.stride + max(bytes.count, 1), alignment: 16)
-            let req = raw.assumingMemoryBound(to: uv_write_t.self)
-            let data = raw + MemoryLayout<uv_write_t>.stride
-            bytes.withUnsafeBytes { if $0.count > 0 { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            let tracked = track(request)
-            req.pointee.data = UnsafeMutableRawPointer(bitPattern: tracked)
-            var buf = uv_buf_init(data.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
-            let status = uv_write(req, stream(tcp), &buf, 1, ioWriteCallback)
-            if status != 0 {
-                raw.deallocate()
-                completeTracked(tracked, .uvError(status))
+            // Most writes fit the socket buffer: write now and answer without a loop turn.
+            let written = bytes.withUnsafeBytes { raw -> Int32 in
+                guard raw.count > 0 else { return 0 }
+                var buf = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(raw.count))
+                return uv_try_write(stream(tcp), &buf, 1)
             }
+            if Int(written) == bytes.count {
+                bytesWritten.add(bytes.count, ordering: .relaxed)
+                return complete(request, .ok(.int(Int64(bytes.count))))
+            }
+            if written < 0 && written != Int32(UV_EAGAIN.rawValue) { return complete(request, .uvError(written)) }
+            let remaining = Array(bytes[Int(max(written, 0))...])
+            writeQueued(request, tcp, remaining)  // the request keeps the full bytes for its result
+        }
+    }
+
+    /// Queues the part of a write that did not fit; completes when libuv has written it.
+    private func writeQueued(_ request: IORequest, _ tcp: UnsafeMutablePointer<uv_tcp_t>, _ bytes: [UInt8]) {
+        // One allocation: the uv_write_t, then the bytes.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<uv_write_t>.stride + max(bytes.count, 1), alignment: 16)
+        let req = raw.assumingMemoryBound(to: uv_write_t.self)
+        let data = raw + MemoryLayout<uv_write_t>.stride
+        bytes.withUnsafeBytes { if $0.count > 0 { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        let tracked = track(request)
+        req.pointee.data = UnsafeMutableRawPointer(bitPattern: tracked)
+        var buf = uv_buf_init(data.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
+        let status = uv_write(req, stream(tcp), &buf, 1, ioWriteCallback)
+        if status != 0 {
+            raw.deallocate()
+            completeTracked(tracked, .uvError(status))
         }
     }
 

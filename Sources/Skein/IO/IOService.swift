@@ -10,6 +10,7 @@ enum IOOperation {
     case tcpConnect(host: String, port: Int)
     case read(handle: Int, max: Int)
     case readLine(handle: Int)
+    case readUntil(handle: Int, delimiter: [UInt8])
     case write(handle: Int, bytes: [UInt8])
     case close(handle: Int)
     case address(handle: Int, peer: Bool)
@@ -198,7 +199,7 @@ final class IOHandle {
     /// Bytes received and not yet handed to a reader.
     var buffer = LineBuffer()
     var reading = false
-    var pendingRead: (request: IORequest, line: Bool, max: Int)?
+    var pendingRead: (request: IORequest, delimiter: [UInt8]?, max: Int)?
     /// Listener: accept requests waiting for a connection, and connections waiting for accept.
     var pendingAccepts: [IORequest] = []
     var readyConnections = 0
@@ -234,6 +235,25 @@ struct LineBuffer {
             bytes.removeSubrange(...newline)
             if line.last == 13 { line.removeLast() }
             return line
+        }
+        if eof && !bytes.isEmpty {
+            defer { bytes.removeAll() }
+            return bytes
+        }
+        return nil
+    }
+
+    /// Takes everything up to and including the first `delimiter`, or the rest at end of input.
+    mutating func take(through delimiter: [UInt8]) -> [UInt8]? {
+        if delimiter.isEmpty { return take(max: .max) }
+        if bytes.count >= delimiter.count {
+            for start in 0...(bytes.count - delimiter.count) where bytes[start] == delimiter[0] {
+                if bytes[start..<start + delimiter.count].elementsEqual(delimiter) {
+                    let end = start + delimiter.count
+                    defer { bytes.removeSubrange(..<end) }
+                    return Array(bytes[..<end])
+                }
+            }
         }
         if eof && !bytes.isEmpty {
             defer { bytes.removeAll() }
