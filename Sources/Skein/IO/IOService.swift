@@ -52,9 +52,14 @@ struct IORequest {
 final class IOService: @unchecked Sendable {
     let loop: UnsafeMutablePointer<uv_loop_t>
     private let wakeup: UnsafeMutablePointer<uv_async_t>
+    /// Runs once per loop iteration, after the IO callbacks: hands the processes completed in
+    /// that iteration to the scheduler in one batch (one lock, one wake-up), not one by one.
+    private let flushHandle: UnsafeMutablePointer<uv_check_t>
+    private var completed: [UInt] = []
+    private let inject: ([UInt]) -> Void
     private let queue = Locked<[IORequest]>([])
     private let fence = Atomic<Int>(0)
-    private let finish: (IORequest, Term) -> Void
+    private let finish: (IORequest, Term) -> Bool
     private var thread: Thread?
     private let stopped = Atomic<Bool>(false)
     private var stopping = false
@@ -74,13 +79,18 @@ final class IOService: @unchecked Sendable {
     let bytesWritten = Atomic<Int>(0)
     let openHandles = Atomic<Int>(0)
 
-    /// `finish` stores a result and wakes the process (called on the IO thread).
-    init(finish: @escaping (IORequest, Term) -> Void) {
+    /// `finish` stores a result and makes the process runnable (its wake CAS), returning whether
+    /// it won; `inject` queues a batch of such processes (both called on the IO thread).
+    init(finish: @escaping (IORequest, Term) -> Bool, inject: @escaping ([UInt]) -> Void) {
         self.finish = finish
+        self.inject = inject
         loop = .allocate(capacity: 1)
         uv_loop_init(loop)
         wakeup = .allocate(capacity: 1)
         uv_async_init(loop, wakeup, ioWakeupCallback)
+        flushHandle = .allocate(capacity: 1)
+        uv_check_init(loop, flushHandle)
+        uv_check_start(flushHandle, ioFlushCallback)
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "skein-io"
@@ -91,6 +101,7 @@ final class IOService: @unchecked Sendable {
     deinit {
         loop.deallocate()
         wakeup.deallocate()
+        flushHandle.deallocate()
     }
 
     /// Hands a request to the IO thread. Safe from any thread.
@@ -131,7 +142,17 @@ final class IOService: @unchecked Sendable {
         for id in Array(handles.keys) { closeHandle(id) }
         for waiter in stdinWaiters { complete(waiter, .error("ECANCELED", "the VM is stopping")) }
         stdinWaiters.removeAll()
+        flushCompleted()
+        uv_check_stop(flushHandle)
+        uv_close(UnsafeMutableRawPointer(flushHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
         uv_close(UnsafeMutableRawPointer(wakeup).assumingMemoryBound(to: uv_handle_t.self), nil)
+    }
+
+    /// Queues the processes completed since the last flush.
+    func flushCompleted() {
+        guard !completed.isEmpty else { return }
+        inject(completed)
+        completed.removeAll(keepingCapacity: true)
     }
 
     // MARK: Bookkeeping
@@ -153,7 +174,9 @@ final class IOService: @unchecked Sendable {
 
     /// Ends a request: the process gets `result` and is rescheduled.
     func complete(_ request: IORequest, _ result: Term) {
-        finish(request, result)
+        if finish(request, result), let process = request.process {
+            completed.append(UInt(bitPattern: process.toOpaque()))
+        }
     }
 
     func completeTracked(_ id: Int, _ result: Term) {
@@ -295,6 +318,10 @@ func ioService(_ loop: UnsafeMutablePointer<uv_loop_t>?) -> IOService {
 
 let ioWakeupCallback: uv_async_cb = { async in
     ioService(async!.pointee.loop).drain()
+}
+
+let ioFlushCallback: uv_check_cb = { check in
+    ioService(check!.pointee.loop).flushCompleted()
 }
 
 let ioFreeHandleCallback: uv_close_cb = { handle in

@@ -64,7 +64,8 @@ final class Runtime: @unchecked Sendable {
     var io: IOService {
         ioService.withLock { service in
             if let service { return service }
-            let created = IOService { [unowned self] request, result in self.finishIO(request, result) }
+            let created = IOService(finish: { [unowned self] request, result in self.finishIO(request, result) },
+                                    inject: { [unowned self] batch in self.scheduler.inject(batch) })
             service = created
             return created
         }
@@ -78,13 +79,14 @@ final class Runtime: @unchecked Sendable {
         }
     }
 
-    /// On the IO thread: hand the result to the waiting process and wake it (exactly once,
-    /// through the same CAS as messages and timeouts).
-    private func finishIO(_ request: IORequest, _ result: Term) {
-        guard let unmanaged = request.process else { return }
-        unmanaged._withUnsafeGuaranteedRef { process in
+    /// On the IO thread: hand the result to the waiting process and make it runnable (exactly
+    /// once, through the same CAS as messages and timeouts). The IO service queues the winners
+    /// in a batch at the end of its loop iteration.
+    private func finishIO(_ request: IORequest, _ result: Term) -> Bool {
+        guard let unmanaged = request.process else { return false }
+        return unmanaged._withUnsafeGuaranteedRef { process in
             process.ioResult = result
-            if process.state.wake(from: request.state, timedOut: false) { scheduler.inject(process) }
+            return process.state.wake(from: request.state, timedOut: false)
         }
     }
 

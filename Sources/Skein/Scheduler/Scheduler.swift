@@ -45,6 +45,12 @@ final class Scheduler: @unchecked Sendable {
         idle.notify()
     }
 
+    /// Queues a batch of processes from outside the pool with one lock and one wake-up.
+    func inject(_ batch: [UInt]) {
+        global.push(batch)
+        idle.notify()
+    }
+
     /// Stops every worker after its current slice and waits for all of them.
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
