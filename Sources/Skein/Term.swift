@@ -28,8 +28,7 @@ public indirect enum Term: Hashable, Sendable {
 
     /// A message node holding this term.
     func messageNode(atoms: AtomTable) throws(LoadError) -> MessageNode {
-        let raw = UnsafeMutablePointer<UInt64>.allocate(capacity: MessageNode.headerWords + words)
-        raw[0] = 0
+        let raw = MessageNode.allocate(words: MessageNode.headerWords + words, cache: nil)
         var free = raw + MessageNode.headerWords
         raw[1] = write(to: &free, atoms: atoms).raw
         return MessageNode(raw: raw)

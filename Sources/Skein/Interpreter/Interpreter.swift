@@ -826,7 +826,7 @@ struct Interpreter {
             var free = allocate(words: words, pc: 0, reductions: &reductions)
             copied = ValueCopy.copy(value, to: &free)
         }
-        message.free()
+        if let workerRef { workerRef._withUnsafeGuaranteedRef { message.free(cache: $0.nodeCache) } } else { message.free() }
         (ctx.pointee.stack + ctx.pointee.base)[register] = copied.raw
     }
 }

@@ -70,8 +70,9 @@ enum ValueCopy {
 /// A message in flight: a node of a mailbox queue followed by a private copy of the value's
 /// objects, so the receiver can read it without touching the sender's heap.
 ///
-/// Layout: `[next][value][payload words …]`. `next` is atomic because producers link nodes
-/// while the consumer reads them (see `Mailbox`).
+/// Layout: `[next][value][capacity][payload words …]`. `next` is atomic because producers link
+/// nodes while the consumer reads them (see `Mailbox`); `capacity` is the node's size in words,
+/// so small nodes can be recycled through a worker's `NodeCache`.
 struct MessageNode {
     /// The raw node memory.
     let raw: UnsafeMutablePointer<UInt64>
@@ -79,13 +80,26 @@ struct MessageNode {
     init(raw: UnsafeMutablePointer<UInt64>) { self.raw = raw }
 
     /// Words before the payload.
-    static let headerWords = 2
+    static let headerWords = 3
+
+    /// A node of `words` words (recycled from `cache` when it is small).
+    static func allocate(words: Int, cache: NodeCache?) -> UnsafeMutablePointer<UInt64> {
+        let raw: UnsafeMutablePointer<UInt64>
+        if words <= NodeCache.smallNodeWords {
+            raw = cache?.take() ?? .allocate(capacity: NodeCache.smallNodeWords)
+            raw[2] = UInt64(NodeCache.smallNodeWords)
+        } else {
+            raw = .allocate(capacity: words)
+            raw[2] = UInt64(words)
+        }
+        raw[0] = 0
+        return raw
+    }
 
     /// A node holding a copy of `value`.
-    static func make(copying value: Value) throws(ValueCopy.TooDeep) -> MessageNode {
+    static func make(copying value: Value, cache: NodeCache? = nil) throws(ValueCopy.TooDeep) -> MessageNode {
         let payload = try ValueCopy.words(value)
-        let raw = UnsafeMutablePointer<UInt64>.allocate(capacity: headerWords + payload)
-        raw[0] = 0
+        let raw = allocate(words: headerWords + payload, cache: cache)
         var free = raw + headerWords
         raw[1] = ValueCopy.copy(value, to: &free).raw
         return MessageNode(raw: raw)
@@ -94,6 +108,35 @@ struct MessageNode {
     /// The message value (pointing into the node's payload).
     var value: Value { Value(raw: raw[1]) }
 
-    /// Frees the node and its payload.
-    func free() { raw.deallocate() }
+    /// Frees the node and its payload, into `cache` when it is a small node and there is room.
+    func free(cache: NodeCache? = nil) {
+        if let cache, raw[2] == UInt64(NodeCache.smallNodeWords), cache.keep(raw) { return }
+        raw.deallocate()
+    }
+}
+
+/// A worker's stack of free small message nodes, so that sending a small message does not call
+/// `malloc` and receiving it does not call `free`. Owner-only (no synchronisation): a node
+/// allocated on one worker and freed on another simply moves between caches, and each cache
+/// is bounded, beyond which nodes go back to `free`.
+final class NodeCache {
+    /// Size of a small node in words (header plus up to 5 payload words: immediates, small
+    /// tuples, short strings).
+    static let smallNodeWords = 8
+    /// Most nodes kept per worker.
+    static let limit = 4096
+    private var nodes: [UnsafeMutablePointer<UInt64>] = []
+
+    init() { nodes.reserveCapacity(NodeCache.limit) }
+
+    deinit { for node in nodes { node.deallocate() } }
+
+    @inline(__always) func take() -> UnsafeMutablePointer<UInt64>? { nodes.popLast() }
+
+    /// Keeps `node` for reuse; false when the cache is full.
+    @inline(__always) func keep(_ node: UnsafeMutablePointer<UInt64>) -> Bool {
+        guard nodes.count < NodeCache.limit else { return false }
+        nodes.append(node)
+        return true
+    }
 }

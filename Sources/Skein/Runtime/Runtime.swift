@@ -137,7 +137,7 @@ final class Runtime: @unchecked Sendable {
             throw Fault(kind: .typeMismatch, detail: "send needs a pid, got \(printer.text(target, quoted: true))")
         }
         let node: MessageNode
-        do { node = try MessageNode.make(copying: value) } catch {
+        do { node = try MessageNode.make(copying: value, cache: worker?.nodeCache) } catch {
             throw Fault(kind: .badArgument, detail: "the message is nested too deeply (or cyclic) to copy")
         }
         deliver(node, to: target.immediatePayload, from: worker)
@@ -155,7 +155,7 @@ final class Runtime: @unchecked Sendable {
             }
             return true
         }
-        if delivered == nil { node.free() }
+        if delivered == nil { node.free(cache: worker?.nodeCache) }
     }
 
     // MARK: Running

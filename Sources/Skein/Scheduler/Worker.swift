@@ -45,6 +45,11 @@ final class Worker: @unchecked Sendable {
     let next = Atomic<UInt>(0)
     /// Statistics.
     let stats = WorkerStats()
+    /// Free small message nodes (owner only).
+    let nodeCache = NodeCache()
+    /// Slices started by this worker; a thief reads it to tell a worker that is making progress
+    /// (it will reach its own next slot soon) from one stuck in a long call.
+    let sliceStamp = Atomic<Int>(0)
     /// The pool (which owns this worker; `unowned(unsafe)` keeps reference counting off the
     /// scheduling path).
     unowned(unsafe) let scheduler: Scheduler
@@ -57,6 +62,8 @@ final class Worker: @unchecked Sendable {
     static let sliceBudget = 2000
     /// Longest run of next-slot processes before the queue gets a turn.
     static let maxNextSlotStreak = 3
+    /// How long a thief lets a worker reach its own next slot before taking it.
+    static let nextSlotGraceMicroseconds: UInt32 = 50
     /// Every this many scheduling ticks, the global queue is served first.
     static let globalQueueInterval = 61
 
@@ -144,6 +151,7 @@ final class Worker: @unchecked Sendable {
         var streak = 0
         while true {
             stats.slices.increment()
+            sliceStamp.increment()
             process._withUnsafeGuaranteedRef { scheduler.runtime.runSlice($0, worker: self, budget: &budget) }
             guard budget > 0, streak < Worker.maxNextSlotStreak, let following = takeNext() else { break }
             stats.nextSlotRuns.increment()
@@ -205,7 +213,12 @@ final class Worker: @unchecked Sendable {
                 for bits in stealBatch.dropFirst() { queue.push(bits, overflow: scheduler.global) }
                 return Worker.process(stealBatch[0])
             }
-            guard includeNextSlots else { continue }
+            guard includeNextSlots, victim.next.load(ordering: .acquiring) != 0 else { continue }
+            // Take a next slot only from a worker that is not getting to it: wait a moment and
+            // check that it has not started another slice meanwhile.
+            let stamp = victim.sliceStamp.load(ordering: .acquiring)
+            usleep(Worker.nextSlotGraceMicroseconds)
+            guard victim.sliceStamp.load(ordering: .acquiring) == stamp else { continue }
             let bits = victim.next.exchange(0, ordering: .acquiringAndReleasing)
             if bits != 0 {
                 stats.steals.increment()
