@@ -42,6 +42,7 @@ test-tsan: deps
 
 bench: release
 	bench/run
+	bench/http/run
 
 clean:
 	rm -rf .build .build-tsan bench/out
