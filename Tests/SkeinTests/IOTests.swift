@@ -142,3 +142,90 @@ import Testing
         }
     }
 }
+
+/// Backpressure: a writer to a peer that does not read is suspended once the socket buffers are
+/// full, instead of buffering without bound.
+@Suite struct BackpressureTests {
+    @Test func aWriterToASlowPeerIsSuspended() throws {
+        // The peer: a listening socket in this test that accepts but does not read at first.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(listener, sa, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, sa, &length) == 0
+            }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        let program = FileManager.default.temporaryDirectory.appendingPathComponent("skein-backpressure-\(getpid()).ska")
+        try """
+        func writer/2                   ; writer(main, socket): 64 writes of 1 MiB
+            load   r2, "x"
+            load   r3, 0
+        grow:
+            concat r2, r2, r2
+            add    r3, r3, 1
+            jlt    r3, 20, grow         ; 2^20 bytes
+            load   r4, 0
+        loop:
+            move   r5, r1
+            move   r6, r2
+            io     r7, :write, r5, 2    ; completes only when written
+            load   r8, :wrote
+            send   r0, r8
+            add    r4, r4, 1
+            jlt    r4, 64, loop
+            ret    r4
+        end
+        func main/0
+            self   r0
+            load   r10, "127.0.0.1"
+            load   r11, \(port)
+            io     r12, :tcp_connect, r10, 2
+            get    r1, r12, 1
+            spawn  r13, writer, r0
+            sleep  700                  ; the peer reads nothing meanwhile
+            load   r14, 0
+        count:
+            recv   r15, 0, counted      ; writes completed so far
+            add    r14, r14, 1
+            jmp    count
+        counted:
+            print  r14
+            load   r16, 64
+        rest:
+            jge    r14, r16, done       ; then wait for the others, as the peer drains
+            recv   r15
+            add    r14, r14, 1
+            jmp    rest
+        done:
+            print  r14
+            ret    r14
+        end
+        """.write(to: program, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: program) }
+        let drained = Locked(0)
+        let reader = Thread {
+            let client = accept(listener, nil, nil)
+            usleep(1_500_000)  // read nothing until the program has counted its writes
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                drained.withLock { $0 += n }
+            }
+            close(client)
+        }
+        reader.start()
+        let r = try runCommand(vmExecutable, ["run", "--workers", "2", program.path])
+        let lines = r.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(lines.count == 2, "\(r.stdout) \(r.stderr)")
+        #expect(lines.first ?? 64 < 32, "writes completed while the peer was not reading: \(lines)")
+        #expect(lines.last == 64)
+        while !reader.isFinished { usleep(10_000) }
+        #expect(drained.withLock { $0 } == 64 << 20)
+    }
+}
