@@ -12,11 +12,16 @@
 
 main() -> main(['8082']).
 
+%% main([Port]): listens, then returns (so that erl stops on SIGTERM) and leaves the socket to an
+%% acceptor process.
 main([Port]) ->
     {ok, Listen} = gen_tcp:listen(list_to_integer(atom_to_list(Port)),
                                   [binary, {active, false}, {reuseaddr, true}, {backlog, 1024},
                                    {ip, {127, 0, 0, 1}}]),
-    accept(Listen).
+    Acceptor = spawn(fun() -> receive go -> accept(Listen) end end),
+    ok = gen_tcp:controlling_process(Listen, Acceptor),
+    Acceptor ! go,
+    ok.
 
 accept(Listen) ->
     {ok, Socket} = gen_tcp:accept(Listen),

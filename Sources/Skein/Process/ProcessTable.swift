@@ -82,7 +82,7 @@ final class ProcessTable: @unchecked Sendable {
     /// Retires a finished process: its pid stops resolving and its slot becomes reusable.
     func release(_ process: Process) {
         process.incarnation.store(0, ordering: .sequentiallyConsistent)
-        live.subtract(1, ordering: .relaxed)
+        live.subtract(1, ordering: .sequentiallyConsistent)  // pairs with Runtime.waitForAll
         freeList.withLock { $0.append(process.slot) }
     }
 

@@ -25,6 +25,11 @@ final class Runtime: @unchecked Sendable {
 
     /// Completion of watched processes (the main process) and of all processes.
     private let completion = NSCondition()
+    /// Watched processes plus threads waiting for every process to end. While it is 0, an
+    /// exiting process skips the completion lock (a spawn storm ends a million processes).
+    /// Sequentially consistent with `ProcessTable.live` (Dekker): a waiter registers, then reads
+    /// `live`; an exiting process decrements `live`, then reads this.
+    private let completionInterest = Atomic<Int>(0)
     private var results: [UInt64: Result<Void, RuntimeError>] = [:]
     private var watched: Set<UInt64> = []
 
@@ -122,7 +127,10 @@ final class Runtime: @unchecked Sendable {
         process.timedOut = false
         process.reductions = 0
         process.state.markStarted()
-        if watch { completion.withLock { watched.insert(pid) } }
+        if watch {
+            completionInterest.add(1, ordering: .sequentiallyConsistent)
+            completion.withLock { watched.insert(pid) }
+        }
         table.publish(process)
         worker?.stats.spawned.increment()
         if let worker { worker.pushBack(process) } else { scheduler.inject(process) }
@@ -229,8 +237,12 @@ final class Runtime: @unchecked Sendable {
         process.context = nil
         process.mailbox.drain()
         table.release(process)
+        guard completionInterest.load(ordering: .sequentiallyConsistent) > 0 else { return }
         completion.withLock {
-            if watched.remove(pid) != nil { results[pid] = result }
+            if watched.remove(pid) != nil {
+                results[pid] = result
+                completionInterest.subtract(1, ordering: .sequentiallyConsistent)
+            }
             completion.broadcast()
         }
     }
@@ -245,6 +257,8 @@ final class Runtime: @unchecked Sendable {
 
     /// Blocks until no process is alive.
     func waitForAll() {
+        completionInterest.add(1, ordering: .sequentiallyConsistent)
+        defer { completionInterest.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
             while table.live.load(ordering: .sequentiallyConsistent) > 0 { completion.wait() }
         }
