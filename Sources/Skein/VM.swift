@@ -147,6 +147,7 @@ public final class VM: @unchecked Sendable {
                 Statistics.Worker(slices: w.stats.slices.load(ordering: .relaxed),
                                   steals: w.stats.steals.load(ordering: .relaxed),
                                   parks: w.stats.parks.load(ordering: .relaxed),
+                                  wakeups: w.stats.wakeups.load(ordering: .relaxed),
                                   messagesSent: w.stats.messagesSent.load(ordering: .relaxed),
                                   messagesReceived: w.stats.messagesReceived.load(ordering: .relaxed),
                                   spawned: w.stats.spawned.load(ordering: .relaxed),
@@ -166,9 +167,10 @@ public final class VM: @unchecked Sendable {
 /// Run statistics (`vm run --stats`).
 public struct Statistics: Sendable {
     public struct Worker: Sendable {
-        public var slices, steals, parks, messagesSent, messagesReceived, spawned, nextSlotRuns: Int
+        public var slices, steals, parks, wakeups, messagesSent, messagesReceived, spawned, nextSlotRuns: Int
     }
     public var workers: [Worker]
+    /// Wake-ups issued to parked workers (VM-wide).
     public var wakeups: Int
     public var peakProcesses: Int
     public var liveProcesses: Int

@@ -166,11 +166,13 @@ struct Check: ParsableCommand {
 /// Formats `--stats` output.
 enum StatsReport {
     static func text(_ s: Statistics) -> String {
-        var out = "worker  slices  steals  parks  sent  received  spawned  next-slot\n"
+        func row(_ cells: [String]) -> String { cells.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined() + "\n" }
+        var out = row(["worker", "slices", "steals", "parks", "wakeups", "sent", "received", "spawned", "next-slot"])
         for (i, w) in s.workers.enumerated() {
-            out += "\(i)  \(w.slices)  \(w.steals)  \(w.parks)  \(w.messagesSent)  \(w.messagesReceived)  \(w.spawned)  \(w.nextSlotRuns)\n"
+            out += row(["\(i)", "\(w.slices)", "\(w.steals)", "\(w.parks)", "\(w.wakeups)", "\(w.messagesSent)",
+                        "\(w.messagesReceived)", "\(w.spawned)", "\(w.nextSlotRuns)"])
         }
-        out += "wakeups \(s.wakeups), peak processes \(s.peakProcesses), timeouts fired \(s.timeoutsFired), purged \(s.timeoutsPurged), crashes \(s.crashes)\n"
+        out += "wake-ups issued \(s.wakeups), peak processes \(s.peakProcesses), timeouts fired \(s.timeoutsFired), purged \(s.timeoutsPurged), crashes \(s.crashes)\n"
         if let io = s.io {
             out += "io: \(io.operations) operations, \(io.bytesRead) bytes read, \(io.bytesWritten) bytes written, \(io.openHandles) handles open\n"
         }

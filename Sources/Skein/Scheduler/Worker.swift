@@ -8,6 +8,8 @@ struct WorkerStats: ~Copyable {
     let slices = Atomic<Int>(0)
     let steals = Atomic<Int>(0)
     let parks = Atomic<Int>(0)
+    /// Times this worker returned from a park because it was woken (not at shutdown).
+    let wakeups = Atomic<Int>(0)
     let messagesSent = Atomic<Int>(0)
     let messagesReceived = Atomic<Int>(0)
     let spawned = Atomic<Int>(0)
@@ -139,6 +141,7 @@ final class Worker: @unchecked Sendable {
             }
             stats.parks.increment()
             scheduler.idle.park(ticket: ticket)
+            if !scheduler.isStopping { stats.wakeups.increment() }
             searching = true
         }
         scheduler.workerStopped()
