@@ -42,7 +42,6 @@ test-tsan: deps
 
 bench: release
 	bench/run
-	bench/http/run
 
 clean:
 	rm -rf .build .build-tsan bench/out
