@@ -90,8 +90,16 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Print scheduler statistics on stderr at the end.")
     var stats = false
 
+    @Option(name: .long, help: ArgumentHelp("Most heap one process may hold, e.g. 64M or 2G (default 1G). A process that needs more ends with a heap_limit error.", valueName: "size"))
+    var maxHeap: String?
+
+    @Option(name: .long, help: "Most processes alive at once (default 4194304). Spawning past it is a system_limit error of the spawner.")
+    var maxProcesses: Int?
+
     func validate() throws {
         if let workers, workers < 1 || workers > 1024 { throw ValidationError("--workers must be between 1 and 1024") }
+        if let maxHeap, ByteSize.parse(maxHeap) == nil { throw ValidationError("--max-heap takes a size such as 65536, 64K, 64M or 2G") }
+        if let maxProcesses, maxProcesses < 1 || maxProcesses > 1 << 22 { throw ValidationError("--max-processes must be between 1 and 4194304") }
     }
 
     func run() throws {
@@ -104,6 +112,8 @@ struct Run: ParsableCommand {
         do { module = try loadModule(program) } catch { fail(error) }
         var options = VM.Options()
         if let workers { options.workers = workers }
+        if let maxHeap, let bytes = ByteSize.parse(maxHeap) { options.maxHeapBytes = bytes }
+        if let maxProcesses { options.maxProcesses = maxProcesses }
         let vm: VM
         do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
         let status = vm.runMain(waitForAll: waitAll)
@@ -113,6 +123,9 @@ struct Run: ParsableCommand {
         switch status {
         case .returned: return
         case .failed: Foundation.exit(ExitCodes.runtimeError)  // the report is already on stderr
+        case .exited(let reason):
+            FileHandle.standardError.write(Data("vm: main exited with reason \(reason)\n".utf8))
+            Foundation.exit(ExitCodes.runtimeError)
         }
     }
 }
@@ -177,5 +190,22 @@ enum StatsReport {
             out += "io: \(io.operations) operations, \(io.bytesRead) bytes read, \(io.bytesWritten) bytes written, \(io.openHandles) handles open\n"
         }
         return out
+    }
+}
+
+/// Sizes written with an optional K, M or G suffix (powers of 1024).
+enum ByteSize {
+    /// The number of bytes `text` names, or nil when it is not a size.
+    static func parse(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var digits = Substring(text)
+        var unit = 1
+        if let last = text.uppercased().last, let scale = units[last] {
+            unit = scale
+            digits = digits.dropLast()
+        }
+        guard let n = Int(digits), n > 0 else { return nil }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : bytes
     }
 }

@@ -176,7 +176,7 @@ import Testing
             }
             var count = 0
             while count < producers * perProducer {
-                guard let m = mailbox.take() else { continue }
+                guard let m = mailbox.takeMessage() else { continue }
                 let n = Int(m.value.smallIntValue)
                 m.free()
                 let (sender, i) = (n / 1_000_000, n % 1_000_000)
@@ -189,7 +189,7 @@ import Testing
             received.store(count, ordering: .releasing)
         }
         #expect(received.load(ordering: .acquiring) == producers * perProducer)
-        #expect(mailbox.take() == nil)
+        #expect(mailbox.takeMessage() == nil)
     }
 
     /// The timeout heap pops in deadline order and purges stale entries in bulk.

@@ -12,7 +12,7 @@ import Testing
         func alloc(_ words: Int) -> UnsafeMutablePointer<UInt64> {
             if let p = heap.tryAllocate(words: words) { return p }
             roots.withUnsafeMutableBufferPointer { buffer in
-                heap.collect(reserving: words) { copier in copier.visit(buffer.baseAddress!, count: buffer.count) }
+                try! heap.collect(reserving: words) { copier in copier.visit(buffer.baseAddress!, count: buffer.count) }
             }
             return heap.tryAllocate(words: words)!
         }

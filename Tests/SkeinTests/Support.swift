@@ -17,10 +17,14 @@ struct RunResult {
 }
 
 /// Assembles and runs `source` in a fresh VM.
-func runProgram(_ source: String, workers: Int = 1, waitForAll: Bool = false, file: String = "test.ska") throws -> RunResult {
+func runProgram(_ source: String, workers: Int = 1, waitForAll: Bool = false, file: String = "test.ska",
+                maxHeapBytes: Int = VM.Options.defaultMaxHeapBytes, maxProcesses: Int = 1 << 22,
+                hostFunctions: [String: HostFunction] = [:]) throws -> RunResult {
     let module = try Assembler.assemble(source, file: file)
     let out = Capture(), err = Capture()
-    let vm = try VM(module: module, options: .init(workers: workers, output: out.sink, errors: err.sink))
+    var options = VM.Options(workers: workers, maxProcesses: maxProcesses, maxHeapBytes: maxHeapBytes, output: out.sink, errors: err.sink)
+    options.hostFunctions = hostFunctions
+    let vm = try VM(module: module, options: options)
     let status = vm.runMain(waitForAll: waitForAll)
     vm.shutdown()
     return RunResult(output: out.value, errors: err.value, status: status)
@@ -81,3 +85,11 @@ let vmExecutable: String = {
 }()
 
 final class BundleLocator {}
+
+extension Mailbox {
+    /// The oldest message, for tests that push plain messages only (no signals).
+    func takeMessage() -> MessageNode? {
+        var exiting = false
+        return takeOldest({ _ in .consumed }, exiting: &exiting)
+    }
+}

@@ -33,11 +33,22 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case callhost
     // Asynchronous IO on the IO thread (libuv)
     case io
+    // Links, monitors, exit signals (docs/processes.md)
+    case link, unlink, monitor, demonitor
+    case spawnlink, spawnlinkr, spawnmon, spawnmonr
+    case trapexit, exit, exitto
+    // Catching errors
+    case `try`, endtry
+    // The registry of process names
+    case register, unregister, whereis
+    // General selective receive: look at messages one by one without taking them
+    case peek, recvnext, take, recvwait, recvwaitt, recvwaitti, recvmark
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String {
         switch self {
         case .self: "self"
+        case .try: "try"
         default: String(describing: self)
         }
     }
@@ -63,6 +74,10 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .recvt, .recvti: "recv"
         case .recvtagt, .recvtagti: "recvtag"
         case .sleepi: "sleep"
+        case .spawnlinkr: "spawnlink"
+        case .spawnmonr: "spawnmon"
+        case .exitto: "exit"
+        case .recvwaitt, .recvwaitti: "recvwait"
         default: mnemonic
         }
     }
@@ -72,9 +87,16 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         func op(_ kind: OperandKind, _ field: OperandField) -> OperandSpec { OperandSpec(kind: kind, field: field) }
         let rA = op(.register, .a), rB = op(.register, .b), rC = op(.register, .c)
         switch self {
-        case .nop: return []
-        case .move, .neg, .not, .tofloat, .toint, .typeof, .tostr, .len, .push, .pop, .send, .recvtag:
+        case .nop, .endtry, .recvnext, .take, .recvmark: return []
+        case .move, .neg, .not, .tofloat, .toint, .typeof, .tostr, .len, .push, .pop, .send, .recvtag,
+             .monitor, .exitto, .unregister, .whereis:
             return [rA, rB]
+        case .link, .unlink, .demonitor, .trapexit, .exit: return [rA]
+        case .register: return [rA, rB, rC]
+        case .try, .peek: return [rA, op(.label, .t)]
+        case .recvwait: return [op(.label, .t)]
+        case .recvwaitt: return [op(.label, .t), rA, op(.label, .x)]
+        case .recvwaitti: return [op(.label, .t), op(.immediate, .a), op(.label, .x)]
         case .loadk: return [rA, op(.constant, .bx)]
         case .loadi: return [rA, op(.immediate, .bx)]
         case .add, .sub, .mul, .div, .rem, .eq, .ne, .lt, .le, .gt, .ge, .get, .set, .concat:
@@ -86,8 +108,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .jeq, .jne, .jlt, .jle, .jgt, .jge, .recvt: return [rA, rB, op(.label, .t)]
         case .jeqi, .jnei, .jlti, .jlei, .jgti, .jgei, .recvti: return [rA, op(.immediate, .b), op(.label, .t)]
         case .jeqk, .jnek: return [rA, op(.constant, .b), op(.label, .t)]
-        case .call, .spawn: return [rA, op(.function, .b), rC]
-        case .callr, .spawnr: return [rA, rB, rC, op(.count, .d)]
+        case .call, .spawn, .spawnlink, .spawnmon: return [rA, op(.function, .b), rC]
+        case .callr, .spawnr, .spawnlinkr, .spawnmonr: return [rA, rB, rC, op(.count, .d)]
         case .callhost, .io: return [rA, op(.constant, .b), rC, op(.count, .d)]
         case .tailcall: return [op(.function, .b), rC]
         case .tailcallr: return [rA, rC, op(.count, .d)]
@@ -102,7 +124,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// Code words the instruction occupies (1, or 2 when it has an extension word).
     public var wordCount: Int {
         switch self {
-        case .recvtagt, .recvtagti: 2
+        case .recvtagt, .recvtagti, .recvwaitt, .recvwaitti: 2
         default: 1
         }
     }
@@ -110,7 +132,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// Whether execution never continues with the next instruction.
     public var isTerminator: Bool {
         switch self {
-        case .ret, .tailcall, .tailcallr, .jmp, .raise: true
+        case .ret, .tailcall, .tailcallr, .jmp, .raise, .exit, .recvwait, .recvwaitt, .recvwaitti: true
         default: false
         }
     }
@@ -119,9 +141,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// register and which holds the count (`nil` count means the callee's arity).
     var registerRun: (start: Int, count: Int?)? {
         switch self {
-        case .call, .spawn: (2, nil)
+        case .call, .spawn, .spawnlink, .spawnmon: (2, nil)
         case .tailcall: (1, nil)
-        case .callr, .spawnr: (2, 3)
+        case .callr, .spawnr, .spawnlinkr, .spawnmonr: (2, 3)
         case .tailcallr: (1, 2)
         case .tuple, .array: (1, 2)
         case .callhost, .io: (2, 3)

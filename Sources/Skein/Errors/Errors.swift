@@ -46,6 +46,48 @@ public enum RuntimeErrorKind: String, Sendable {
     case stackOverflow = "stack overflow"
     case raised = "raised"
     case badArgument = "bad argument"
+    /// The process's heap would exceed its limit (`--max-heap`).
+    case heapLimit = "heap limit reached"
+    /// The system refused memory the process asked for.
+    case outOfMemory = "out of memory"
+    /// A VM-wide limit (the process limit) was reached.
+    case systemLimit = "system limit reached"
+    /// A value nests too deeply (or contains itself) for the operation.
+    case tooDeep = "value nested too deeply"
+
+    /// The atom naming this kind in an error value (`{:error, kind, detail, function, line}`).
+    public var atom: String {
+        switch self {
+        case .divisionByZero: "division_by_zero"
+        case .integerOverflow: "integer_overflow"
+        case .typeMismatch: "type_mismatch"
+        case .indexOutOfRange: "index_out_of_range"
+        case .notAFunction: "not_a_function"
+        case .arityMismatch: "wrong_arity"
+        case .stackOverflow: "stack_overflow"
+        case .raised: "raised"
+        case .badArgument: "bad_argument"
+        case .heapLimit: "heap_limit"
+        case .outOfMemory: "out_of_memory"
+        case .systemLimit: "system_limit"
+        case .tooDeep: "too_deep"
+        }
+    }
+}
+
+/// One frame of a stack trace: a function and the line it was at.
+public struct StackEntry: Sendable, Equatable, CustomStringConvertible {
+    /// Function name and arity, e.g. `fib/1`.
+    public var function: String
+    /// Source line, if the module has a line table.
+    public var line: Int?
+    /// How many more times the same frame follows directly below (recursion).
+    public var repeats = 0
+
+    public var description: String {
+        let place = line.map { "\(function) line \($0)" } ?? function
+        return repeats > 0 ? "\(place) (and \(repeats) more frames like it)" : place
+    }
 }
 
 /// A runtime error, with the place it happened.
@@ -60,10 +102,17 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     public var file: String
     /// Source line, if known.
     public var line: Int?
+    /// The calls that led here, innermost first (the failing function itself included).
+    public var trace: [StackEntry] = []
 
     public var description: String {
         let place = line.map { "\(file):\($0)" } ?? file
         let what = detail.isEmpty ? kind.rawValue : "\(kind.rawValue): \(detail)"
-        return "\(what)\n  in function \(function) at \(place)"
+        var text = "\(what)\n  in function \(function) at \(place)"
+        // The first entry is the failing function, already named above (its repeats are the
+        // recursion that led to it).
+        if let first = trace.first, first.repeats > 0 { text += "\n  called from the same place \(first.repeats) more times" }
+        for entry in trace.dropFirst() { text += "\n  called from \(entry)" }
+        return text
     }
 }

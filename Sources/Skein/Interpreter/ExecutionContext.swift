@@ -10,22 +10,91 @@ struct Frame {
     var destination: Int32
 }
 
+/// An open `try` region: where a runtime error inside it goes.
+struct CatchFrame {
+    /// Absolute code index of the handler.
+    var handler: Int32
+    /// The register (of the frame that opened the region) that receives the error value.
+    var destination: Int32
+    /// Frames on the call stack when the region opened; unwinding returns to this depth.
+    var frameCount: Int32
+    /// Register base and function of the frame that opened the region.
+    var base: Int32
+    var function: Int32
+}
+
+/// A stack of plain values in manually managed memory, growing by doubling up to a limit: the
+/// frame stack and the catch stack (no class references or reference counting, so pushing a
+/// call frame costs a store and an increment).
+struct BoundedStack<Element> {
+    private(set) var elements: UnsafeMutablePointer<Element>?
+    private var capacity = 0
+    /// Number of elements.
+    private(set) var count = 0
+    /// Most elements; `push` fails beyond it.
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Pushes `element`. Returns false at the limit.
+    @inline(__always)
+    mutating func push(_ element: Element) -> Bool {
+        if count == capacity {
+            guard count < limit else { return false }
+            grow()
+        }
+        elements![count] = element
+        count += 1
+        return true
+    }
+
+    private mutating func grow() {
+        let grown = UnsafeMutablePointer<Element>.allocate(capacity: min(max(8, capacity * 2), limit))
+        if let elements {
+            grown.moveInitialize(from: elements, count: count)
+            elements.deallocate()
+        }
+        elements = grown
+        capacity = min(max(8, capacity * 2), limit)
+    }
+
+    /// Removes and returns the top element (which must exist).
+    @inline(__always) mutating func pop() -> Element {
+        count -= 1
+        return elements![count]
+    }
+
+    /// The top element, if any.
+    @inline(__always) var top: Element? { count > 0 ? elements![count - 1] : nil }
+
+    /// Drops elements down to `newCount`.
+    @inline(__always) mutating func truncate(to newCount: Int) { count = min(count, newCount) }
+
+    /// Frees the memory.
+    mutating func release() {
+        elements?.deallocate()
+        elements = nil
+        capacity = 0
+        count = 0
+    }
+}
+
 /// Everything a process needs to run that only the worker currently running it touches: its
-/// heap, register stack, frame stack and where it stopped.
+/// heap, register stack, frame and catch stacks and where it stopped.
 ///
 /// The register stack holds the frames' registers back to back; it grows by reallocation (no
 /// pointer into it survives a call), and every word below the current frame's end is a
 /// well-formed value, because the collector scans it as roots.
 struct ExecutionContext {
     /// The process's private heap.
-    var heap = Heap()
+    var heap: Heap
     /// Register stack.
     var stack: UnsafeMutablePointer<UInt64>
     var stackCapacity: Int
     /// Frame stack (callers of the current function).
-    var frames: UnsafeMutablePointer<Frame>?
-    var frameCapacity = 0
-    var frameCount = 0
+    var frames = BoundedStack<Frame>(limit: ExecutionContext.maxFrames)
+    /// Open `try` regions, innermost last.
+    var catches = BoundedStack<CatchFrame>(limit: ExecutionContext.maxFrames)
     /// Where to resume: absolute code index, register base and function index.
     var pc = 0
     var base = 0
@@ -33,12 +102,14 @@ struct ExecutionContext {
 
     /// Deepest call nesting before a stack overflow error.
     static let maxFrames = 100_000
-    /// Largest register stack, in words, before a stack overflow error.
+    /// Largest register stack, in words, before a stack overflow error (128 MiB).
     static let maxStackWords = 16 << 20
 
-    /// A context about to call `function` with `arguments`.
-    init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>) {
+    /// A context about to call `function` with `arguments`, whose heap may hold
+    /// `heapLimitWords` live words.
+    init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max) {
         let info = program.functions[function]
+        heap = Heap(limitWords: heapLimitWords)
         stackCapacity = max(info.registers, 4)
         stack = .allocate(capacity: stackCapacity)
         stack.initialize(repeating: Value.nil.raw, count: stackCapacity)
@@ -61,29 +132,11 @@ struct ExecutionContext {
         return true
     }
 
-    /// Pushes a frame. Returns false past the frame limit.
-    mutating func pushFrame(_ frame: Frame) -> Bool {
-        if frameCount == frameCapacity {
-            guard frameCount < ExecutionContext.maxFrames else { return false }
-            let capacity = max(8, frameCapacity * 2)
-            let grown = UnsafeMutablePointer<Frame>.allocate(capacity: capacity)
-            if let frames {
-                grown.moveInitialize(from: frames, count: frameCount)
-                frames.deallocate()
-            }
-            frames = grown
-            frameCapacity = capacity
-        }
-        frames![frameCount] = frame
-        frameCount += 1
-        return true
-    }
-
     /// Frees all memory. The context must not be used afterwards.
     mutating func release() {
         heap.release()
         stack.deallocate()
-        frames?.deallocate()
-        frames = nil
+        frames.release()
+        catches.release()
     }
 }

@@ -1,9 +1,15 @@
+import Foundation
+
 /// A process-private heap: bump allocation in one contiguous space, reclaimed by a Cheney
 /// copying collector.
 ///
 /// Only the thread currently running the owning process touches a heap, so nothing here is
 /// synchronised. The space is allocated lazily: a process that never allocates costs no heap
 /// memory at all, which keeps idle processes small.
+///
+/// Limits: a heap never holds more than `limitWords` live words (the process's `max_heap`), and
+/// an allocation the system cannot satisfy is an error too; either way `collect` throws, and
+/// the interpreter ends the process with that reason instead of the VM aborting.
 ///
 /// Growth policy: a collection copies the live objects into a fresh space at least as large as
 /// the used part of the old one plus the pending request, so it always succeeds. When the
@@ -20,15 +26,25 @@ struct Heap {
     private var targetWords: Int
     /// Number of collections run so far.
     private(set) var collections = 0
-    /// Words allocated over the heap's lifetime.
-    private(set) var wordsAllocated = 0
+    /// Most live words the heap may hold.
+    let limitWords: Int
 
     /// Words a heap starts with on its first allocation.
     static let initialWords = 64
 
-    /// An empty heap; no memory is taken until the first allocation.
-    init(initialWords: Int = Heap.initialWords) {
+    /// Why a heap cannot provide the words asked for.
+    enum Failure: Error {
+        /// The live data plus the request would exceed `limitWords`.
+        case limitReached(limitWords: Int, requestedWords: Int)
+        /// The system refused the memory.
+        case outOfMemory(words: Int)
+    }
+
+    /// An empty heap that may hold up to `limitWords` live words; no memory is taken until the
+    /// first allocation.
+    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max) {
         self.targetWords = initialWords
+        self.limitWords = limitWords
     }
 
     /// Words in the current space.
@@ -41,40 +57,37 @@ struct Heap {
     mutating func tryAllocate(words: Int) -> UnsafeMutablePointer<UInt64>? {
         guard let top, end! - top >= words else { return nil }
         self.top = top + words
-        wordsAllocated &+= words
         return top
-    }
-
-    /// Whether `address` lies in the current space (objects elsewhere, such as program
-    /// literals, are immortal and never moved).
-    @inline(__always) func owns(_ raw: UInt64) -> Bool {
-        guard let start else { return false }
-        let a = UInt(raw)
-        return a >= UInt(bitPattern: start) && a < UInt(bitPattern: end!)
     }
 
     /// Runs a collection that leaves room for `words` more words.
     ///
     /// `roots` is called once with a copier; it must pass every root word (registers, pending
     /// values) to `Copier.visit`. After it returns, every root has been updated to the moved
-    /// objects and the old space is freed.
-    mutating func collect(reserving words: Int, roots: (inout Copier) -> Void) {
+    /// objects and the old space is freed. Throws, leaving the heap as it was, when the
+    /// request alone exceeds the limit or the system has no memory for the new space; throws
+    /// after collecting when the survivors plus the request exceed the limit.
+    mutating func collect(reserving words: Int, roots: (inout Copier) -> Void) throws(Failure) {
+        guard words <= limitWords else { throw .limitReached(limitWords: limitWords, requestedWords: words) }
+        // Sized for the worst case (everything survives), so the copy cannot overflow.
         let newWords = Swift.max(targetWords, usedWords + words)
-        let newStart = UnsafeMutablePointer<UInt64>.allocate(capacity: newWords)
+        guard let memory = malloc(newWords * MemoryLayout<UInt64>.stride) else { throw .outOfMemory(words: newWords) }
+        let newStart = memory.bindMemory(to: UInt64.self, capacity: newWords)
         var copier = Copier(from: start, fromEnd: end, to: newStart)
         roots(&copier)
         copier.scanToFixpoint()
-        start?.deallocate()
+        free(start)
         start = newStart
         top = copier.free
         end = newStart + newWords
         collections += 1
-        if (usedWords + words) * 2 > newWords { targetWords = newWords * 2 } else { targetWords = newWords }
+        if (usedWords + words) * 2 > newWords { targetWords = Swift.min(newWords * 2, limitWords) } else { targetWords = newWords }
+        if usedWords > limitWords - words { throw .limitReached(limitWords: limitWords, requestedWords: words) }
     }
 
     /// Frees the heap's memory. Every value in it becomes invalid.
     mutating func release() {
-        start?.deallocate()
+        free(start)
         start = nil
         top = nil
         end = nil

@@ -8,6 +8,12 @@ import CSkeinSupport
 /// The queue is Vyukov's intrusive MPSC queue: producers swap themselves into `tail` and then
 /// link the previous node; the consumer follows `next` links from `head`.
 ///
+/// Receiving pulls nodes from the queue into the save queue in arrival order, acting on
+/// signals as it meets them (`pull`), so the interpreter only ever looks at messages. A
+/// selective receive scans the save queue with a cursor that survives suspension: woken by a
+/// new message, it resumes where it stopped instead of rescanning (BEAM's behaviour), and a
+/// `mark` lets a receive for a reply skip everything queued before the request was sent.
+///
 /// Invariants
 /// - Only the process's current runner (one worker at a time, handed over through the run
 ///   queues, which order it) calls the consumer methods: `take`, `takeFirst`, `drain`.
@@ -45,6 +51,8 @@ struct Mailbox: @unchecked Sendable {
         var savedTail: UnsafeMutablePointer<UInt64>?
         /// Number of messages in the save queue.
         var savedCount = 0
+        /// The receive in progress (see `ScanState`).
+        var scan = ScanState()
 
         init(stub: UnsafeMutablePointer<UInt64>) {
             self.stub = stub
@@ -111,8 +119,15 @@ struct Mailbox: @unchecked Sendable {
 
     // MARK: Consumer (the process's runner only)
 
-    /// Whether any message is waiting, in the queue or the save queue.
-    var isEmpty: Bool { savedCount == 0 && messageCount == 0 }
+    /// What happens to a signal met while pulling (decided by `SignalHandling`).
+    enum SignalOutcome {
+        /// Acted on and freed.
+        case consumed
+        /// Became this message (a trapped exit), kept in the signal's place.
+        case message(MessageNode)
+        /// The process must end: stop pulling.
+        case exit
+    }
 
     /// Removes the oldest message of the queue proper, or returns nil when it is empty.
     private func dequeue() -> MessageNode? {
@@ -148,46 +163,171 @@ struct Mailbox: @unchecked Sendable {
         return first
     }
 
-    /// Takes the oldest message (save queue first).
-    func take() -> MessageNode? {
-        if let saved = savedHead {
-            savedHead = UnsafeMutablePointer(bitPattern: Mailbox.next(saved).pointee.load(ordering: .relaxed))
-            if savedHead == nil { savedTail = nil }
-            savedCount -= 1
-            return MessageNode(raw: saved)
-        }
-        return dequeue()
-    }
-
-    /// Takes the first message, in arrival order, for which `matches` holds; the messages it
-    /// passes over stay queued in order.
-    func takeFirst(where matches: (Value) -> Bool) -> MessageNode? {
-        var previous: UnsafeMutablePointer<UInt64>?
-        var node = savedHead
-        while let current = node {
-            let next = UnsafeMutablePointer<UInt64>(bitPattern: Mailbox.next(current).pointee.load(ordering: .relaxed))
-            if matches(MessageNode(raw: current).value) {
-                if let previous { Mailbox.next(previous).pointee.store(UInt(bitPattern: next), ordering: .relaxed) } else { savedHead = next }
-                if savedTail == current { savedTail = previous }
-                savedCount -= 1
-                return MessageNode(raw: current)
+    /// The next message of the queue proper, acting on the signals in front of it. Returns
+    /// nil when the queue is empty or a signal ends the process (`exiting` is then set).
+    private func dequeueMessage(_ signal: (MessageNode) -> SignalOutcome, exiting: inout Bool) -> MessageNode? {
+        while let node = dequeue() {
+            if node.kind == 0 { return node }
+            switch signal(node) {
+            case .consumed: continue
+            case .message(let message): return message
+            case .exit:
+                exiting = true
+                return nil
             }
-            previous = current
-            node = next
-        }
-        while let message = dequeue() {
-            if matches(message.value) { return message }
-            Mailbox.next(message.raw).pointee.store(0, ordering: .relaxed)
-            if let savedTail { Mailbox.next(savedTail).pointee.store(UInt(bitPattern: message.raw), ordering: .relaxed) } else { savedHead = message.raw }
-            savedTail = message.raw
-            savedCount += 1
         }
         return nil
     }
 
-    /// Frees every message (queue and save queue). Used when the process exits; producers
-    /// that still push afterwards are drained again when the slot is reused or the VM stops.
-    func drain() {
-        while let message = take() { message.free() }
+    /// Takes the oldest message (save queue first) and ends any scan in progress.
+    func takeOldest(_ signal: (MessageNode) -> SignalOutcome, exiting: inout Bool) -> MessageNode? {
+        endScan()
+        if let saved = savedHead {
+            unlinkSaved(saved, after: nil)
+            return MessageNode(raw: saved)
+        }
+        return dequeueMessage(signal, exiting: &exiting)
     }
+
+    /// Moves everything queued into the save queue, acting on signals. Returns false when a
+    /// signal ends the process.
+    @discardableResult
+    func pull(_ signal: (MessageNode) -> SignalOutcome) -> Bool {
+        var exiting = false
+        while let message = dequeueMessage(signal, exiting: &exiting) { appendSaved(message.raw) }
+        return !exiting
+    }
+
+    // MARK: Scanning (selective receive)
+
+    /// The message at the scan cursor, starting a scan (at the mark, if one is set) when none
+    /// is in progress; pulls one more node from the queue when the cursor is at the end of the
+    /// save queue. Nil when nothing is left to look at, or a signal ends the process
+    /// (`exiting` is then set).
+    func current(_ signal: (MessageNode) -> SignalOutcome, exiting: inout Bool) -> MessageNode? {
+        var scan = storage.pointee.scan
+        if !scan.active {
+            scan.active = true
+            scan.previous = scan.markSet ? scan.mark : nil
+            scan.markSet = false
+            storage.pointee.scan = scan
+        }
+        let candidate = scan.previous.map { Mailbox.nextSaved($0) } ?? savedHead
+        if let candidate { return MessageNode(raw: candidate) }
+        guard let message = dequeueMessage(signal, exiting: &exiting) else { return nil }
+        appendSaved(message.raw)
+        return message
+    }
+
+    /// The saved node under the cursor, if the cursor is not at the end.
+    private var underCursor: UnsafeMutablePointer<UInt64>? {
+        guard storage.pointee.scan.active else { return nil }
+        return storage.pointee.scan.previous.map { Mailbox.nextSaved($0) } ?? savedHead
+    }
+
+    /// Moves the cursor past the current message; false when there is none (no `current`
+    /// looked at one, or the scan ended).
+    func advance() -> Bool {
+        guard let node = underCursor else { return false }
+        storage.pointee.scan.previous = node
+        return true
+    }
+
+    /// Removes the message under the cursor and ends the scan; nil when there is none.
+    func takeCurrent() -> MessageNode? {
+        guard let node = underCursor else { return nil }
+        unlinkSaved(node, after: storage.pointee.scan.previous)
+        endScan()
+        return MessageNode(raw: node)
+    }
+
+    /// Pulls everything queued, then removes the first saved message for which `matches`
+    /// holds (the scan in progress stays where it is).
+    func removeFirst(_ signal: (MessageNode) -> SignalOutcome, where matches: (Value) -> Bool) -> MessageNode? {
+        pull(signal)
+        var previous: UnsafeMutablePointer<UInt64>?
+        var node = savedHead
+        while let current = node {
+            if matches(MessageNode(raw: current).value) {
+                unlinkSaved(current, after: previous)
+                return MessageNode(raw: current)
+            }
+            previous = current
+            node = Mailbox.nextSaved(current)
+        }
+        return nil
+    }
+
+    /// Ends the scan in progress (a receive finished or timed out): the next one starts over.
+    func endScan() {
+        storage.pointee.scan.active = false
+        storage.pointee.scan.previous = nil
+        storage.pointee.scan.deadline = nil
+    }
+
+    /// Marks the end of what is queued now: the next scan starts after it (for a reply to a
+    /// request sent after the mark, nothing queued earlier can match).
+    func mark(_ signal: (MessageNode) -> SignalOutcome) -> Bool {
+        let alive = pull(signal)
+        storage.pointee.scan.mark = savedTail
+        storage.pointee.scan.markSet = true
+        return alive
+    }
+
+    /// The deadline (monotonic ns) of the receive in progress, set when it first suspends
+    /// with a timeout, so later wake-ups without a match do not restart the timeout.
+    var deadline: Int64? {
+        get { storage.pointee.scan.deadline }
+        nonmutating set { storage.pointee.scan.deadline = newValue }
+    }
+
+    // MARK: The save queue
+
+    @inline(__always) private static func nextSaved(_ node: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<UInt64>? {
+        UnsafeMutablePointer(bitPattern: next(node).pointee.load(ordering: .relaxed))
+    }
+
+    private func appendSaved(_ node: UnsafeMutablePointer<UInt64>) {
+        Mailbox.next(node).pointee.store(0, ordering: .relaxed)
+        if let savedTail { Mailbox.next(savedTail).pointee.store(UInt(bitPattern: node), ordering: .relaxed) } else { savedHead = node }
+        savedTail = node
+        savedCount += 1
+    }
+
+    /// Unlinks `node`, which follows `previous` (nil: it is the head). A mark or cursor on
+    /// `node` moves to `previous`, which still precedes everything that came after it.
+    private func unlinkSaved(_ node: UnsafeMutablePointer<UInt64>, after previous: UnsafeMutablePointer<UInt64>?) {
+        let next = Mailbox.nextSaved(node)
+        if let previous { Mailbox.next(previous).pointee.store(UInt(bitPattern: next), ordering: .relaxed) } else { savedHead = next }
+        if savedTail == node { savedTail = previous }
+        if storage.pointee.scan.mark == node { storage.pointee.scan.mark = previous }
+        if storage.pointee.scan.previous == node { storage.pointee.scan.previous = previous }
+        savedCount -= 1
+    }
+
+    /// Frees every message and signal (queue and save queue) without acting on them: for a VM
+    /// that is stopping, or a slot about to be reused.
+    func drain() {
+        endScan()
+        storage.pointee.scan.markSet = false
+        storage.pointee.scan.mark = nil
+        while let saved = savedHead {
+            unlinkSaved(saved, after: nil)
+            MessageNode(raw: saved).free()
+        }
+        while let node = dequeue() { node.free() }
+    }
+}
+
+/// A receive in progress: where its scan of the save queue stands.
+struct ScanState {
+    /// Whether a scan is in progress.
+    var active = false
+    /// The node after which the cursor stands (nil: before the first saved message).
+    var previous: UnsafeMutablePointer<UInt64>?
+    /// Where the next scan starts, when `markSet` (nil: at the beginning).
+    var mark: UnsafeMutablePointer<UInt64>?
+    var markSet = false
+    /// The scan's timeout deadline, monotonic ns.
+    var deadline: Int64?
 }

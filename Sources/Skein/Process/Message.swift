@@ -1,78 +1,11 @@
-/// Deep copies of values between memories: into a message buffer for `send`, and out of one
-/// (or out of a parent's heap, for spawn arguments) into a process heap.
-///
-/// Copies are trees: sharing inside a value is not preserved, as in BEAM. A mutable array can
-/// contain itself, so copying stops with an error past `maxDepth` levels instead of recursing
-/// forever.
-enum ValueCopy {
-    /// Nesting deeper than this cannot be sent (it is almost certainly a cycle).
-    static let maxDepth = 10_000
-
-    /// Thrown when a value is too deeply nested (or cyclic) to copy.
-    struct TooDeep: Error {}
-
-    /// Words needed to copy `v`'s object graph (0 for an immediate).
-    static func words(_ v: Value, depth: Int = 0) throws(TooDeep) -> Int {
-        guard v.isObject else { return 0 }
-        guard depth < maxDepth else { throw TooDeep() }
-        let object = v.objectAddress
-        switch HeapObject.kind(of: object) {
-        case .boxedInt, .float, .string:
-            return 1 + HeapObject.payloadWords(of: object)
-        case .tuple:
-            var total = 1 + v.tupleCount
-            for i in 0..<v.tupleCount { total += try words(Value(raw: v.tupleElements[i]), depth: depth + 1) }
-            return total
-        case .array, .arrayStorage:
-            // Copied compactly: storage sized to the length.
-            let n = v.arrayCount
-            var total = 3 + (n > 0 ? 1 + n : 0)
-            for i in 0..<n { total += try words(Value(raw: v.arrayElements[i]), depth: depth + 1) }
-            return total
-        }
-    }
-
-    /// Copies `v` into memory at `free`, which has room for `words(v)` words; advances `free`.
-    static func copy(_ v: Value, to free: inout UnsafeMutablePointer<UInt64>) -> Value {
-        guard v.isObject else { return v }
-        let object = v.objectAddress
-        let target = free
-        switch HeapObject.kind(of: object) {
-        case .boxedInt, .float, .string:
-            let size = 1 + HeapObject.payloadWords(of: object)
-            target.update(from: object, count: size)
-            free += size
-        case .tuple:
-            let n = v.tupleCount
-            target[0] = object[0]
-            free += 1 + n
-            for i in 0..<n { target[1 + i] = copy(Value(raw: object[1 + i]), to: &free).raw }
-        case .array, .arrayStorage:
-            let n = v.arrayCount
-            target[0] = HeapObject.header(.array, payloadWords: 2)
-            target[1] = Value.smallInt(Int64(n)).raw
-            free += 3
-            if n == 0 {
-                target[2] = Value.nil.raw
-            } else {
-                let storage = free
-                storage[0] = HeapObject.header(.arrayStorage, payloadWords: n)
-                free += 1 + n
-                let source = v.arrayElements
-                for i in 0..<n { storage[1 + i] = copy(Value(raw: source[i]), to: &free).raw }
-                target[2] = Value.object(storage).raw
-            }
-        }
-        return .object(target)
-    }
-}
-
 /// A message in flight: a node of a mailbox queue followed by a private copy of the value's
 /// objects, so the receiver can read it without touching the sender's heap.
 ///
-/// Layout: `[next][value][capacity][payload words …]`. `next` is atomic because producers link
-/// nodes while the consumer reads them (see `Mailbox`); `capacity` is the node's size in words,
-/// so small nodes can be recycled through a worker's `NodeCache`.
+/// Layout: `[next][value][kind | capacity][payload words …]`. `next` is atomic because producers
+/// link nodes while the consumer reads them (see `Mailbox`); `capacity` (the low 56 bits of the
+/// third word) is the node's size in words, so small nodes can be recycled through a worker's
+/// `NodeCache`; `kind` (its top byte) is 0 for a message and a `Signal.Kind` for a signal,
+/// which travels in the same queue so that signals and messages from one sender stay in order.
 struct MessageNode {
     /// The raw node memory.
     let raw: UnsafeMutablePointer<UInt64>
@@ -97,7 +30,7 @@ struct MessageNode {
     }
 
     /// A node holding a copy of `value`.
-    static func make(copying value: Value, cache: NodeCache? = nil) throws(ValueCopy.TooDeep) -> MessageNode {
+    static func make(copying value: Value, cache: NodeCache? = nil) throws(ValueCopy.Failure) -> MessageNode {
         let payload = try ValueCopy.words(value)
         let raw = allocate(words: headerWords + payload, cache: cache)
         var free = raw + headerWords
@@ -105,8 +38,26 @@ struct MessageNode {
         return MessageNode(raw: raw)
     }
 
+    /// A node holding an immediate value (an atom, a pid): no payload.
+    static func make(atom value: Value) -> MessageNode {
+        let raw = allocate(words: headerWords, cache: nil)
+        raw[1] = value.raw
+        return MessageNode(raw: raw)
+    }
+
     /// The message value (pointing into the node's payload).
     var value: Value { Value(raw: raw[1]) }
+
+    /// Bits of the third word that hold the node's kind.
+    private static let kindShift: UInt64 = 56
+
+    /// 0 for a message, else the raw `Signal.Kind` of a signal.
+    @inline(__always) var kind: UInt8 { UInt8(truncatingIfNeeded: raw[2] >> MessageNode.kindShift) }
+
+    /// Marks the node as a signal of `kind` (0 makes it a message again).
+    func setKind(_ kind: UInt8) {
+        raw[2] = raw[2] & (1 << MessageNode.kindShift - 1) | UInt64(kind) << MessageNode.kindShift
+    }
 
     /// Frees the node and its payload, into `cache` when it is a small node and there is room.
     func free(cache: NodeCache? = nil) {

@@ -43,9 +43,43 @@ final class Process: @unchecked Sendable {
     /// Reductions used over this incarnation's life (runner only; for statistics).
     var reductions = 0
 
+    // MARK: Fault tolerance (docs/processes.md)
+
+    /// Signals pushed but not yet acted on. Senders add after pushing; the runner subtracts
+    /// as it acts, and checks at the start of each slice (relaxed: a signal it misses by a
+    /// hair is seen at the next slice or receive, and the push itself is what wakes it).
+    let pendingSignals = Atomic<Int>(0)
+    /// Whether the process is suspended in `sleep` (not IO): an exit signal may then wake it
+    /// early. Written by the runner before it suspends, read by signal senders after they load
+    /// the suspended state.
+    let sleepsInterruptibly = Atomic<Bool>(false)
+    /// Processes linked with this one (runner only).
+    var links: Set<UInt64> = []
+    /// Monitors this process holds: reference → monitored pid (runner only).
+    var monitors: [UInt64: UInt64] = [:]
+    /// Monitors on this process: reference → watching pid (runner only).
+    var watchers: [UInt64: UInt64] = [:]
+    /// Whether exit signals arrive as `{:EXIT, pid, reason}` messages (runner only).
+    var trapsExits = false
+    /// Why the process is ending, once decided (runner only): a node holding the reason.
+    var exitReason: MessageNode?
+
+    /// Clears the fault-tolerance state for a new incarnation (runner of the spawn).
+    func resetLinks() {
+        links.removeAll(keepingCapacity: false)
+        monitors.removeAll(keepingCapacity: false)
+        watchers.removeAll(keepingCapacity: false)
+        trapsExits = false
+        exitReason?.free()
+        exitReason = nil
+        pendingSignals.store(0, ordering: .relaxed)
+        sleepsInterruptibly.store(false, ordering: .relaxed)
+    }
+
     init(slot: Int) { self.slot = slot }
 
     deinit {
+        exitReason?.free()
         mailbox.destroy()
         if var context = context?.pointee {
             context.release()

@@ -79,11 +79,29 @@ final class ProcessTable: @unchecked Sendable {
         process.incarnation.store(process.pid, ordering: .sequentiallyConsistent)
     }
 
-    /// Retires a finished process: its pid stops resolving and its slot becomes reusable.
-    func release(_ process: Process) {
+    /// Retires an ending process: its pid stops resolving, and once this returns no sender
+    /// is between its pid check and its push, so the mailbox holds all it will ever get.
+    func retire(_ process: Process) {
         process.incarnation.store(0, ordering: .sequentiallyConsistent)
+        while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
+    }
+
+    /// Frees the slot of a retired process for reuse.
+    func release(_ process: Process) {
         live.subtract(1, ordering: .sequentiallyConsistent)  // pairs with Runtime.waitForAll
         freeList.withLock { $0.append(process.slot) }
+    }
+
+    /// Gives back a slot from `allocate` whose process never started (its spawn failed).
+    func abandon(_ process: Process) {
+        live.subtract(1, ordering: .relaxed)
+        freeList.withLock { $0.append(process.slot) }
+    }
+
+    /// Whether `pid` names a live process.
+    func isAlive(_ pid: UInt64) -> Bool {
+        let slot = Int(pid & (1 << ProcessTable.slotBits - 1))
+        return process(atSlot: slot)?.incarnation.load(ordering: .sequentiallyConsistent) == pid
     }
 
     /// The process object of `slot`, if that slot was ever used.

@@ -16,29 +16,37 @@ final class Runtime: @unchecked Sendable {
     private(set) var scheduler: Scheduler!
     private(set) var timeouts: TimeoutService!
     private let references = Atomic<UInt64>(0)
-    /// Messages sent from outside the workers (host).
-    let hostMessages = Atomic<Int>(0)
     /// The IO thread, started on the first IO operation.
     private let ioService = Locked<IOService?>(nil)
     /// Processes that ended with an error.
     let crashes = Atomic<Int>(0)
+    /// Crash reports, with repeats of one report counted instead of printed.
+    let reporter: CrashReporter
+    /// Registered process names.
+    let registry = Registry()
+    /// Most live heap words per process.
+    let heapLimitWords: Int
 
     /// Completion of watched processes (the main process) and of all processes.
-    private let completion = NSCondition()
+    let completion = NSCondition()
     /// Watched processes plus threads waiting for every process to end. While it is 0, an
     /// exiting process skips the completion lock (a spawn storm ends a million processes).
     /// Sequentially consistent with `ProcessTable.live` (Dekker): a waiter registers, then reads
     /// `live`; an exiting process decrements `live`, then reads this.
-    private let completionInterest = Atomic<Int>(0)
-    private var results: [UInt64: Result<Void, RuntimeError>] = [:]
-    private var watched: Set<UInt64> = []
+    let completionInterest = Atomic<Int>(0)
+    /// How watched processes ended, until their waiter takes it (under `completion`).
+    var results: [UInt64: ProcessResult] = [:]
+    /// Processes whose end a host thread waits for (under `completion`).
+    var watched: Set<UInt64> = []
 
     /// Host functions by the constant index that names them (nil where none is called).
     let hostFunctions: [HostFunction?]
 
-    init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, output: OutputSink, errors: OutputSink,
-         hostFunctions: [HostFunction?] = []) {
+    init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, heapLimitBytes: Int = Int.max,
+         output: OutputSink, errors: OutputSink, hostFunctions: [HostFunction?] = []) {
         self.hostFunctions = hostFunctions
+        self.heapLimitWords = max(heapLimitBytes / 8, 1024)
+        self.reporter = CrashReporter(errors)
         self.program = program
         self.atoms = atoms
         self.printer = Printer(atoms: atoms, program: program)
@@ -101,69 +109,153 @@ final class Runtime: @unchecked Sendable {
     // MARK: Spawning
 
     /// Starts a process running `function(arguments…)`; arguments are copied into its heap.
-    func spawn(function: Int, arguments: UnsafeBufferPointer<UInt64>, from worker: Worker?, watch: Bool = false) throws(Fault) -> UInt64 {
+    /// With `parent` and `options`, the link or monitor exists before the child can run, so
+    /// there is no moment in which it could end unnoticed.
+    func spawn(function: Int, arguments: UnsafeBufferPointer<UInt64>, from worker: Worker?, parent: Process? = nil,
+               options: SpawnOptions = SpawnOptions(), watch: Bool = false) throws(Fault) -> SpawnResult {
         var words = 0
         do {
             for a in arguments { words += try ValueCopy.words(Value(raw: a)) }
         } catch {
-            throw Fault(kind: .badArgument, detail: "a spawn argument is nested too deeply (or cyclic) to copy")
+            throw error == .tooDeep ? .tooDeep("spawn arguments") : Fault(kind: .badArgument, detail: "the spawn arguments are too large to copy")
+        }
+        guard words <= heapLimitWords else {
+            throw Fault(kind: .heapLimit, detail: "the spawn arguments (\(words * 8) bytes) exceed the heap limit of a process (\(heapLimitWords * 8) bytes)")
         }
         guard let (process, pid) = table.allocate() else {
-            throw Fault(kind: .badArgument, detail: "the process limit (\(table.capacity)) is reached")
+            throw Fault(kind: .systemLimit, detail: "the process limit (\(table.capacity)) is reached")
         }
         let context = UnsafeMutablePointer<ExecutionContext>.allocate(capacity: 1)
-        context.initialize(to: ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0)))
-        // One region for all the copies (a fresh heap has no roots to trace).
-        var free = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
+        context.initialize(to: ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
+                                                heapLimitWords: heapLimitWords))
         if words > 0 {
-            context.pointee.heap.collect(reserving: words) { _ in }
-            free = context.pointee.heap.tryAllocate(words: words)!
-        }
-        for (i, a) in arguments.enumerated() {
-            context.pointee.stack[i] = ValueCopy.copy(Value(raw: a), to: &free).raw  // immediates pass through
+            // One region for all the copies (a fresh heap has no roots to trace).
+            do { try context.pointee.heap.collect(reserving: words) { _ in } } catch {
+                context.pointee.release()
+                context.deallocate()
+                table.abandon(process)
+                throw Fault(error)
+            }
+            var free = context.pointee.heap.tryAllocate(words: words)!
+            for (i, a) in arguments.enumerated() { context.pointee.stack[i] = ValueCopy.copy(Value(raw: a), to: &free).raw }
+        } else {
+            for (i, a) in arguments.enumerated() { context.pointee.stack[i] = a }  // immediates only
         }
         process.context = context
         process.armedTimeout = false
         process.timedOut = false
         process.reductions = 0
+        process.resetLinks()
+        var monitor: UInt64?
+        if let parent {
+            if options.link {
+                process.links.insert(parent.pid)
+                parent.links.insert(pid)
+            }
+            if options.monitor {
+                let ref = makeReference()
+                process.watchers[ref] = parent.pid
+                parent.monitors[ref] = pid
+                monitor = ref
+            }
+        }
         process.state.markStarted()
         if watch {
             completionInterest.add(1, ordering: .sequentiallyConsistent)
-            completion.withLock { watched.insert(pid) }
+            completion.withLock { _ = watched.insert(pid) }
         }
         table.publish(process)
         worker?.stats.spawned.increment()
         if let worker { worker.pushBack(process) } else { scheduler.inject(process) }
-        return pid
+        return SpawnResult(pid: pid, monitor: monitor)
     }
 
-    // MARK: Messages
+    // MARK: Messages and signals
 
-    /// Sends a copy of `value` to `target`. Sending to a process that has exited is not an error.
+    /// Sends a copy of `value` to `target`, a pid or a registered name. Sending to a process
+    /// that has exited is not an error (as in Erlang); sending to a name nobody has is.
     func send(to target: Value, _ value: Value, from worker: Worker?) throws(Fault) {
-        guard target.isPid else {
-            throw Fault(kind: .typeMismatch, detail: "send needs a pid, got \(printer.text(target, quoted: true))")
+        let pid: UInt64
+        if target.isPid {
+            pid = target.immediatePayload
+        } else if target.isAtom {
+            guard let registered = registry.whereis(Int(target.immediatePayload)) else {
+                throw Fault(kind: .badArgument, detail: "send to \(printer.text(target)): no process is registered under that name")
+            }
+            pid = registered
+        } else {
+            throw Fault(kind: .typeMismatch, detail: "send needs a pid or a registered name, got \(printer.text(target, quoted: true, limit: Printer.reportBytes))")
         }
         let node: MessageNode
         do { node = try MessageNode.make(copying: value, cache: worker?.nodeCache) } catch {
-            throw Fault(kind: .badArgument, detail: "the message is nested too deeply (or cyclic) to copy")
+            throw error == .tooDeep ? .tooDeep("send") : Fault(kind: .badArgument, detail: "the message is too large to copy")
         }
-        deliver(node, to: target.immediatePayload, from: worker)
+        deliver(node, to: pid, from: worker)
     }
 
     /// Pushes a message node into `pid`'s mailbox and wakes it if it waits; frees the node if
     /// the process is gone.
     func deliver(_ node: MessageNode, to pid: UInt64, from worker: Worker?) {
-        if let worker { worker.stats.messagesSent.increment() } else { hostMessages.add(1, ordering: .relaxed) }
-        let delivered = table.withLiveProcess(pid) { p in
+        worker?.stats.messagesSent.increment()
+        if !push(node, to: pid, from: worker, isSignal: false) { node.free(cache: worker?.nodeCache) }
+    }
+
+    /// Pushes `node` into the live process `pid`'s mailbox and wakes it if it waits in a
+    /// receive (or, for a signal, in `sleep`). False when the process is gone (the node is
+    /// then not consumed).
+    @inline(__always)
+    func push(_ node: MessageNode, to pid: UInt64, from worker: Worker?, isSignal: Bool) -> Bool {
+        table.withLiveProcess(pid) { p in
             p.mailbox.push(node)
+            if isSignal { p.pendingSignals.add(1, ordering: .sequentiallyConsistent) }
             let s = p.state.load()
-            if s.status == .waiting, p.state.wake(from: s, timedOut: false) {
+            let wakes = s.status == .waiting
+                || (isSignal && s.status == .sleeping && p.sleepsInterruptibly.load(ordering: .relaxed))
+            if wakes, p.state.wake(from: s, timedOut: false) {
                 if let worker { worker.pushNext(p) } else { scheduler.inject(p) }
             }
             return true
+        } ?? false
+    }
+
+    /// Sends a signal from `sender` (the running process) to `pid`. A link or monitor to a
+    /// process that is gone is answered at once, as BEAM does: an exit signal `:noproc` from
+    /// it, or `{:DOWN, ref, pid, :noproc}`.
+    func signal(_ signal: Signal, to pid: UInt64, from sender: Process, worker: Worker?) {
+        let node = signal.node(atoms: atoms, cache: worker?.nodeCache)
+        if push(node, to: pid, from: worker, isSignal: true) { return }
+        node.free(cache: worker?.nodeCache)
+        switch signal {
+        case .link:
+            let reply = Signal.exit(from: pid, reason: Value.known(.noproc), linked: true).node(atoms: atoms, cache: worker?.nodeCache)
+            sender.mailbox.push(reply)
+            sender.pendingSignals.add(1, ordering: .relaxed)
+        case .monitor(_, let ref):
+            sender.monitors[ref] = nil
+            sender.mailbox.push(down(ref: ref, pid: pid, reason: Value.known(.noproc), cache: worker?.nodeCache))
+        default:
+            break  // unlink, demonitor, exit: nothing to undo for a process that is gone
         }
-        if delivered == nil { node.free(cache: worker?.nodeCache) }
+    }
+
+    /// Pushes a signal that no running process sends (from the runtime ending `pid`'s peer).
+    func signal(_ signal: Signal, to pid: UInt64, worker: Worker?) {
+        let node = signal.node(atoms: atoms, cache: worker?.nodeCache)
+        if !push(node, to: pid, from: worker, isSignal: true) { node.free(cache: worker?.nodeCache) }
+    }
+
+    /// The message `{:DOWN, ref, pid, reason}`.
+    func down(ref: UInt64, pid: UInt64, reason: Value, cache: NodeCache?) -> MessageNode {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 5) { scratch in
+            let tuple = scratch.baseAddress!
+            tuple[0] = HeapObject.header(.tuple, payloadWords: 4)
+            tuple[1] = Value.known(.DOWN).raw
+            tuple[2] = Value.ref(ref).raw
+            tuple[3] = Value.pid(pid).raw
+            tuple[4] = reason.raw
+            // Every reason lives in a node already, so it is known to be copyable.
+            return try! MessageNode.make(copying: .object(tuple), cache: cache)
+        }
     }
 
     // MARK: Running
@@ -179,8 +271,16 @@ final class Runtime: @unchecked Sendable {
                 timeouts.noteStale()
             }
         }
+        process.sleepsInterruptibly.store(false, ordering: .relaxed)
+        // Signals first: an exit signal stops a busy process within one slice.
+        if process.pendingSignals.load(ordering: .relaxed) > 0,
+           !process.mailbox.pull({ handleSignal($0, in: process, worker: worker) }) {
+            finish(process, worker: worker)
+            return
+        }
         while true {
-            var interpreter = Interpreter(runtime: self, program: program, process: process, worker: worker, ctx: process.context!)
+            var interpreter = Interpreter(host: WorkerHost(runtime: self, worker: worker, process: process),
+                                          program: program, process: process, ctx: process.context!)
             let before = budget
             let outcome = interpreter.run(budget: &budget)
             process.reductions += before - budget
@@ -188,18 +288,23 @@ final class Runtime: @unchecked Sendable {
             case .exhausted:
                 worker.pushBack(process, notify: worker.queue.count > 0)
                 return
-            case .returned:
-                finish(process, result: .success(()))
+            case .returned(let value):
+                process.exitReason = MessageNode.make(atom: Value.known(.normal))
+                finish(process, worker: worker, returned: value)
                 return
             case .failed(let error):
-                errors.write("error in process <0.\(process.pid)>: \(error)\n")
+                reporter.report(error, pid: process.pid)
                 crashes.add(1, ordering: .relaxed)
-                finish(process, result: .failure(error))
+                process.exitReason = interpreter.errorValue(error, raised: nil).messageNode(atoms: atoms)
+                finish(process, worker: worker, error: error)
+                return
+            case .exited:
+                finish(process, worker: worker)
                 return
             case .waitForMessage(let timeout):
                 if timeout != nil { process.armedTimeout = true }
                 let suspended = process.state.suspend(.waiting)
-                // Dekker with `deliver`: a message pushed before our store is seen here.
+                // Dekker with `push`: a message pushed before our store is seen here.
                 if process.mailbox.messageCount > 0 {
                     guard process.state.wake(from: suspended, timedOut: false) else { return }  // a sender won: it queued us
                     process.armedTimeout = false
@@ -216,51 +321,18 @@ final class Runtime: @unchecked Sendable {
                 return
             case .sleep(let milliseconds):
                 process.armedTimeout = true
+                process.sleepsInterruptibly.store(true, ordering: .relaxed)
                 let suspended = process.state.suspend(.sleeping)
+                // Dekker with `push`, as for receive: a signal pushed before our store is seen.
+                if process.pendingSignals.load(ordering: .sequentiallyConsistent) > 0,
+                   process.state.wake(from: suspended, timedOut: false) {
+                    process.armedTimeout = false
+                    worker.pushBack(process)
+                    return
+                }
                 timeouts.arm(process, state: suspended, milliseconds: milliseconds)
                 return
             }
-        }
-    }
-
-    /// Ends a process: frees its memory, drops its messages, retires its pid.
-    private func finish(_ process: Process, result: Result<Void, RuntimeError>) {
-        let pid = process.pid
-        if process.usedIO {
-            process.usedIO = false
-            io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
-        }
-        process.ioResult = nil
-        process.state.markExited()
-        process.context!.pointee.release()
-        process.context!.deallocate()
-        process.context = nil
-        process.mailbox.drain()
-        table.release(process)
-        guard completionInterest.load(ordering: .sequentiallyConsistent) > 0 else { return }
-        completion.withLock {
-            if watched.remove(pid) != nil {
-                results[pid] = result
-                completionInterest.subtract(1, ordering: .sequentiallyConsistent)
-            }
-            completion.broadcast()
-        }
-    }
-
-    /// Blocks until `pid` (spawned with `watch: true`) ends.
-    func waitFor(_ pid: UInt64) -> Result<Void, RuntimeError> {
-        completion.withLock {
-            while results[pid] == nil { completion.wait() }
-            return results.removeValue(forKey: pid)!
-        }
-    }
-
-    /// Blocks until no process is alive.
-    func waitForAll() {
-        completionInterest.add(1, ordering: .sequentiallyConsistent)
-        defer { completionInterest.subtract(1, ordering: .sequentiallyConsistent) }
-        completion.withLock {
-            while table.live.load(ordering: .sequentiallyConsistent) > 0 { completion.wait() }
         }
     }
 }

@@ -62,6 +62,10 @@ final class Worker: @unchecked Sendable {
 
     /// Reductions per slice.
     static let sliceBudget = 2000
+    /// Stack of a worker thread. Walks over values recurse up to `ValueDepth.limit` levels
+    /// (about 200 bytes each); 16 MiB leaves room for that and for host functions. Only the
+    /// pages touched are ever committed.
+    static let threadStackBytes = 16 << 20
     /// Longest run of next-slot processes before the queue gets a turn.
     static let maxNextSlotStreak = 3
     /// How long a thief lets a worker reach its own next slot before taking it.
@@ -78,7 +82,7 @@ final class Worker: @unchecked Sendable {
     func start() {
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "skein-worker-\(index)"
-        thread.stackSize = 1 << 20
+        thread.stackSize = Worker.threadStackBytes
         self.thread = thread
         thread.start()
     }

@@ -22,12 +22,12 @@ public indirect enum Term: Hashable, Sendable {
         case .string(let s): HeapObject.stringWords(byteCount: s.utf8.count)
         case .binary(let b): HeapObject.stringWords(byteCount: b.count)
         case .tuple(let items): 1 + items.count + items.reduce(0) { $0 + $1.words }
-        case .array(let items): 3 + (items.isEmpty ? 0 : 1 + items.count) + items.reduce(0) { $0 + $1.words }
+        case .array(let items): HeapObject.arrayWords(count: items.count) + items.reduce(0) { $0 + $1.words }
         }
     }
 
     /// A message node holding this term.
-    func messageNode(atoms: AtomTable) throws(LoadError) -> MessageNode {
+    func messageNode(atoms: AtomTable) -> MessageNode {
         let raw = MessageNode.allocate(words: MessageNode.headerWords + words, cache: nil)
         var free = raw + MessageNode.headerWords
         raw[1] = write(to: &free, atoms: atoms).raw
@@ -55,7 +55,7 @@ public indirect enum Term: Hashable, Sendable {
             return Term.binary(Array(s.utf8)).write(to: &free, atoms: atoms)
         case .binary(let bytes):
             let o = free
-            bytes.withUnsafeBytes { ObjectBuilder.initString(o, bytes: $0) }
+            bytes.withUnsafeBytes { HeapObject.initString(o, bytes: $0) }
             free += HeapObject.stringWords(byteCount: bytes.count)
             return .object(o)
         case .tuple(let items):
@@ -66,17 +66,9 @@ public indirect enum Term: Hashable, Sendable {
             return .object(o)
         case .array(let items):
             let o = free
-            o[0] = HeapObject.header(.array, payloadWords: 2)
-            o[1] = Value.smallInt(Int64(items.count)).raw
-            o[2] = Value.nil.raw
-            free += 3
-            if !items.isEmpty {
-                let storage = free
-                storage[0] = HeapObject.header(.arrayStorage, payloadWords: items.count)
-                free += 1 + items.count
-                for (i, item) in items.enumerated() { storage[1 + i] = item.write(to: &free, atoms: atoms).raw }
-                o[2] = Value.object(storage).raw
-            }
+            free += HeapObject.arrayWords(count: items.count)
+            let slots = HeapObject.initArray(o, count: items.count)
+            for (i, item) in items.enumerated() { slots[i] = item.write(to: &free, atoms: atoms).raw }
             return .object(o)
         }
     }
@@ -84,16 +76,17 @@ public indirect enum Term: Hashable, Sendable {
 
 extension Term {
     /// The host form of a VM value (a deep copy; pids and references keep their numbers).
-    init(_ v: Value, atoms: AtomTable, program: LoadedProgram) {
+    /// Walks the value under `ValueDepth`: a cyclic or too deeply nested value has no host form.
+    init(_ v: Value, atoms: AtomTable, program: LoadedProgram, depth: Int = 0) throws(ValueDepth.Exceeded) {
         if v.isSmallInt { self = .int(v.smallIntValue); return }
         if v.isObject {
+            try ValueDepth.check(depth)
             switch HeapObject.kind(of: v.objectAddress) {
             case .boxedInt: self = .int(v.boxedIntValue)
             case .float: self = .float(v.floatValue)
             case .string: self = .string(String(decoding: v.stringBytes, as: UTF8.self))
-            case .tuple: self = .tuple((0..<v.tupleCount).map { Term(Value(raw: v.tupleElements[$0]), atoms: atoms, program: program) })
-            case .array, .arrayStorage:
-                self = .array((0..<v.arrayCount).map { Term(Value(raw: v.arrayElements[$0]), atoms: atoms, program: program) })
+            case .tuple: self = .tuple(try Term.elements(of: v, atoms: atoms, program: program, depth: depth))
+            case .array, .arrayStorage: self = .array(try Term.elements(of: v, atoms: atoms, program: program, depth: depth))
             }
             return
         }
@@ -104,6 +97,13 @@ extension Term {
         case Value.functionTag: self = .atom(program.functionName(Int(v.immediatePayload)))
         default: self = .pid(v.immediatePayload)
         }
+    }
+
+    private static func elements(of v: Value, atoms: AtomTable, program: LoadedProgram, depth: Int) throws(ValueDepth.Exceeded) -> [Term] {
+        var terms: [Term] = []
+        terms.reserveCapacity(v.elements.count)
+        for element in v.elements { terms.append(try Term(Value(raw: element), atoms: atoms, program: program, depth: depth + 1)) }
+        return terms
     }
 }
 
@@ -121,5 +121,24 @@ public struct HostFunction: Sendable {
     public init(arity: Int, _ body: @escaping @Sendable ([Term]) throws -> Term) {
         self.arity = arity
         self.body = body
+    }
+}
+
+extension Term: CustomStringConvertible {
+    /// The term as Skein prints values (`:atom`, `"string"`, `{a, b}`, `[a, b]`, `<0.N>`).
+    public var description: String {
+        switch self {
+        case .nil: "nil"
+        case .bool(let b): b ? "true" : "false"
+        case .int(let n): String(n)
+        case .float(let d): Printer.float(d)
+        case .string(let s): Disassembler.quote(s)
+        case .binary(let bytes): Disassembler.quote(String(decoding: bytes, as: UTF8.self))
+        case .atom(let a): Disassembler.atomLiteral(a)
+        case .tuple(let items): "{" + items.map(\.description).joined(separator: ", ") + "}"
+        case .array(let items): "[" + items.map(\.description).joined(separator: ", ") + "]"
+        case .pid(let p): "<0.\(p)>"
+        case .ref(let r): "#Ref<\(r)>"
+        }
     }
 }

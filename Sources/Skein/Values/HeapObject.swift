@@ -41,6 +41,39 @@ enum HeapObject {
     /// Words needed for a string of `byteCount` bytes, header included.
     @inline(__always) static func stringWords(byteCount: Int) -> Int { 2 + (byteCount + 7) / 8 }
 
+    /// Words of an array of `count` elements laid out compactly: the array object (header,
+    /// length, storage) followed by a storage object of exactly `count` slots (none when empty).
+    @inline(__always) static func arrayWords(count: Int) -> Int { 3 + (count > 0 ? 1 + count : 0) }
+
+    /// Writes an array of `count` elements at `object` (which has `arrayWords(count:)` words),
+    /// its storage right behind it, and returns the `count` slots to fill (left uninitialised;
+    /// the caller must write every one before the next allocation).
+    @inline(__always)
+    static func initArray(_ object: UnsafeMutablePointer<UInt64>, count: Int) -> UnsafeMutablePointer<UInt64> {
+        object[0] = header(.array, payloadWords: 2)
+        object[1] = Value.smallInt(Int64(count)).raw
+        let storage = object + 3
+        if count == 0 {
+            object[2] = Value.nil.raw
+        } else {
+            storage[0] = header(.arrayStorage, payloadWords: count)
+            object[2] = Value.object(storage).raw
+        }
+        return storage + 1
+    }
+
+    /// Writes a string object holding `bytes` at `object` (which has `stringWords` words).
+    static func initString(_ object: UnsafeMutablePointer<UInt64>, bytes: UnsafeRawBufferPointer) {
+        let words = stringWords(byteCount: bytes.count)
+        object[words - 1] = 0  // zero the padding of the last word (before the length: they
+                               // are the same word for the empty string)
+        object[0] = header(.string, payloadWords: words - 1)
+        object[1] = Value.smallInt(Int64(bytes.count)).raw
+        if bytes.count > 0 {
+            UnsafeMutableRawPointer(object + 2).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        }
+    }
+
     /// Whether the payload of `kind` holds values the collector must trace.
     @inline(__always) static func holdsValues(_ kind: HeapKind) -> Bool {
         kind == .tuple || kind == .array || kind == .arrayStorage
@@ -77,4 +110,16 @@ extension Value {
     }
     /// Address of an array's first element (only valid when `arrayCapacity > 0`).
     @inline(__always) var arrayElements: UnsafeMutablePointer<UInt64> { arrayStorage.objectAddress + 1 }
+
+    /// The values a tuple or array holds, in order (empty for every other value). The one
+    /// description of container layouts that every walk over values uses.
+    @inline(__always) var elements: UnsafeMutableBufferPointer<UInt64> {
+        switch heapKind {
+        case .tuple?: UnsafeMutableBufferPointer(start: tupleElements, count: tupleCount)
+        case .array?, .arrayStorage?:
+            arrayCount > 0 ? UnsafeMutableBufferPointer(start: arrayElements, count: arrayCount)
+                           : UnsafeMutableBufferPointer(start: nil, count: 0)
+        default: UnsafeMutableBufferPointer(start: nil, count: 0)
+        }
+    }
 }

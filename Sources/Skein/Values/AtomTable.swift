@@ -12,9 +12,11 @@ final class AtomTable: Sendable {
     }
     private let state = Locked(State())
 
-    /// Atoms every VM has, at fixed ids, for instructions such as `typeof`.
+    /// Atoms every VM has, at fixed ids: the type names of `typeof`, and the atoms of exit
+    /// reasons and of the messages the runtime itself sends (`{:DOWN, …}`, `{:EXIT, …}`).
     enum Known: Int, CaseIterable {
         case int, float, bool, `nil`, atom, string, tuple, array, function, pid, ref
+        case normal, noproc, killed, kill, DOWN, EXIT
     }
 
     init() {
@@ -38,4 +40,9 @@ final class AtomTable: Sendable {
     func name(_ id: Int) -> String {
         state.withLock { $0.names.indices.contains(id) ? $0.names[id] : "?atom\(id)" }
     }
+}
+
+extension Value {
+    /// The atom of a known name (the same id in every VM).
+    @inline(__always) static func known(_ atom: AtomTable.Known) -> Value { .atom(atom.rawValue) }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Structural equality, total ordering and type names of values. Pure functions of the values
 /// (they read heap objects but never allocate), so any heap or a message buffer can use them.
 enum ValueSemantics {
@@ -36,20 +38,19 @@ enum ValueSemantics {
         }
     }
 
-    /// Structural equality; `1 == 1.0`.
-    static func equal(_ a: Value, _ b: Value) -> Bool {
-        if a.raw == b.raw { return !(a.isObject && isNaN(a)) }
-        return compare(a, b, atoms: nil) == 0 && !(isNaN(a) || isNaN(b))
-    }
-
-    private static func isNaN(_ v: Value) -> Bool {
-        if case .float(let d)? = number(v) { return d.isNaN }
-        return false
+    /// Structural equality: exactly when `compare` says 0. So `1 == 1.0`, and NaN equals NaN
+    /// wherever it appears (alone or inside a tuple), the one rule that keeps equality, the
+    /// total order and map keys consistent (IEEE's NaN != NaN would make a NaN key unfindable).
+    @inline(__always)
+    static func equal(_ a: Value, _ b: Value) throws(ValueDepth.Exceeded) -> Bool {
+        if a.raw == b.raw { return true }
+        return try compare(a, b, atoms: nil) == 0
     }
 
     /// Total order: negative, zero or positive as `a` is below, equal to or above `b`.
     /// Atoms order by name (as in Erlang), which needs the atom table; equality alone does not.
-    static func compare(_ a: Value, _ b: Value, atoms: AtomTable?) -> Int {
+    /// Walks both values under `ValueDepth`.
+    static func compare(_ a: Value, _ b: Value, atoms: AtomTable?, depth: Int = 0) throws(ValueDepth.Exceeded) -> Int {
         if a.raw == b.raw { return 0 }
         let ra = typeRank(a), rb = typeRank(b)
         if ra != rb { return ra < rb ? -1 : 1 }
@@ -64,32 +65,22 @@ enum ValueSemantics {
             return a.immediatePayload < b.immediatePayload ? -1 : 1
         case 7:
             let x = a.stringBytes, y = b.stringBytes
-            for i in 0..<min(x.count, y.count) where x[i] != y[i] { return x[i] < y[i] ? -1 : 1 }
+            let common = min(x.count, y.count)
+            let c = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+            if c != 0 { return c < 0 ? -1 : 1 }
             return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
-        case 8:
-            // Tuples: by size first, then element by element (as in Erlang).
-            let na = a.tupleCount, nb = b.tupleCount
-            if na != nb { return na < nb ? -1 : 1 }
-            return compareElements(a.tupleElements, b.tupleElements, na, atoms: atoms)
         default:
-            // Arrays: lexicographically, like Erlang lists.
-            let na = a.arrayCount, nb = b.arrayCount
-            let common = min(na, nb)
-            if common > 0 {
-                let c = compareElements(a.arrayElements, b.arrayElements, common, atoms: atoms)
+            // Tuples: by size first, then element by element (as in Erlang); arrays
+            // lexicographically, like Erlang lists.
+            try ValueDepth.check(depth)
+            let x = a.elements, y = b.elements
+            if ra == 8 && x.count != y.count { return x.count < y.count ? -1 : 1 }
+            for i in 0..<min(x.count, y.count) {
+                let c = try compare(Value(raw: x[i]), Value(raw: y[i]), atoms: atoms, depth: depth + 1)
                 if c != 0 { return c }
             }
-            return na == nb ? 0 : (na < nb ? -1 : 1)
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
         }
-    }
-
-    private static func compareElements(_ x: UnsafeMutablePointer<UInt64>, _ y: UnsafeMutablePointer<UInt64>, _ n: Int,
-                                        atoms: AtomTable?) -> Int {
-        for i in 0..<n {
-            let c = compare(Value(raw: x[i]), Value(raw: y[i]), atoms: atoms)
-            if c != 0 { return c }
-        }
-        return 0
     }
 
     static func compareNumbers(_ a: Number, _ b: Number) -> Int {

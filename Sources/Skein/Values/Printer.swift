@@ -1,17 +1,28 @@
 /// Produces the printed form of values (`print`, `tostr`, error reports).
+///
+/// Printing never fails: a value nested deeper than `ValueDepth.limit` prints `…` at that
+/// depth, and output stops with `…` past `maxBytes`, so a self-containing array (which would
+/// print forever) costs a bounded amount of memory and time.
 struct Printer {
+    /// Longest printed form, in UTF-8 bytes (8 MiB).
+    static let maxBytes = 8 << 20
+
     let atoms: AtomTable
     let program: LoadedProgram
 
     /// The printed form of `v`; a top-level string is raw unless `quoted`.
-    func text(_ v: Value, quoted: Bool = false) -> String {
+    /// Error reports use `limit: Printer.reportBytes`, so an operand in a message stays readable.
+    func text(_ v: Value, quoted: Bool = false, limit: Int = Printer.maxBytes) -> String {
         var out = ""
-        write(v, into: &out, quoted: quoted, depth: 0)
+        write(v, into: &out, quoted: quoted, depth: 0, limit: limit)
         return out
     }
 
-    private func write(_ v: Value, into out: inout String, quoted: Bool, depth: Int) {
-        guard depth < 200 else { out += "…"; return }
+    /// Longest form of a value quoted in an error report.
+    static let reportBytes = 512
+
+    private func write(_ v: Value, into out: inout String, quoted: Bool, depth: Int, limit: Int) {
+        guard depth < ValueDepth.limit, out.utf8.count < limit else { out += "…"; return }
         if v.isSmallInt { out += String(v.smallIntValue); return }
         if v.isObject {
             switch HeapObject.kind(of: v.objectAddress) {
@@ -22,11 +33,11 @@ struct Printer {
                 out += quoted ? Disassembler.quote(s) : s
             case .tuple:
                 out += "{"
-                sequence(v.tupleElements, v.tupleCount, into: &out, depth: depth)
+                sequence(v.elements, into: &out, depth: depth, limit: limit)
                 out += "}"
             case .array, .arrayStorage:
                 out += "["
-                if v.arrayCount > 0 { sequence(v.arrayElements, v.arrayCount, into: &out, depth: depth) }
+                sequence(v.elements, into: &out, depth: depth, limit: limit)
                 out += "]"
             }
             return
@@ -40,10 +51,11 @@ struct Printer {
         }
     }
 
-    private func sequence(_ p: UnsafeMutablePointer<UInt64>, _ n: Int, into out: inout String, depth: Int) {
-        for i in 0..<n {
+    private func sequence(_ elements: UnsafeMutableBufferPointer<UInt64>, into out: inout String, depth: Int, limit: Int) {
+        for (i, element) in elements.enumerated() {
             if i > 0 { out += ", " }
-            write(Value(raw: p[i]), into: &out, quoted: true, depth: depth + 1)
+            if out.utf8.count >= limit { out += "…"; return }
+            write(Value(raw: element), into: &out, quoted: true, depth: depth + 1, limit: limit)
         }
     }
 

@@ -83,7 +83,7 @@ public final class LoadedProgram: @unchecked Sendable {
         case .string(let s):
             let bytes = Array(s.utf8)
             let object = UnsafeMutablePointer<UInt64>.allocate(capacity: HeapObject.stringWords(byteCount: bytes.count))
-            bytes.withUnsafeBytes { ObjectBuilder.initString(object, bytes: $0) }
+            bytes.withUnsafeBytes { HeapObject.initString(object, bytes: $0) }
             literals.append(object)
             return .object(object)
         case .atom(let a): return .atom(atomIds[Int(a)])
@@ -121,20 +121,5 @@ public final class LoadedProgram: @unchecked Sendable {
     func line(at pc: Int) -> Int? {
         let f = functionIndex(containing: pc)
         return module.functions[f].line(at: pc - functions[f].entry)
-    }
-}
-
-/// Initialises objects in memory that has already been allocated.
-enum ObjectBuilder {
-    /// Writes a string object with `bytes` at `object` (which has `stringWords` words).
-    static func initString(_ object: UnsafeMutablePointer<UInt64>, bytes: UnsafeRawBufferPointer) {
-        let words = HeapObject.stringWords(byteCount: bytes.count)
-        object[words - 1] = 0  // zero the padding of the last word (before the length: they
-                               // are the same word for the empty string)
-        object[0] = HeapObject.header(.string, payloadWords: words - 1)
-        object[1] = Value.smallInt(Int64(bytes.count)).raw
-        if bytes.count > 0 {
-            UnsafeMutableRawPointer(object + 2).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        }
     }
 }

@@ -24,12 +24,20 @@ public final class VM: @unchecked Sendable {
         public var errors: OutputSink
         /// Host functions that programs may call with `callhost`, by name.
         public var hostFunctions: [String: HostFunction] = [:]
+        /// Most heap one process may hold live, in bytes (BEAM's `max_heap_size`). A process
+        /// that needs more ends with a `heap_limit` error that its links and monitors see.
+        /// The default, 1 GiB, stops a runaway process long before it exhausts the machine.
+        public var maxHeapBytes: Int
+
+        /// The default `maxHeapBytes`: 1 GiB.
+        public static let defaultMaxHeapBytes = 1 << 30
 
         public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                    maxProcesses: Int = 1 << 22,
+                    maxProcesses: Int = 1 << 22, maxHeapBytes: Int = Options.defaultMaxHeapBytes,
                     output: OutputSink = .standardOutput(), errors: OutputSink = .standardError()) {
             self.workers = max(1, workers)
             self.maxProcesses = min(max(1, maxProcesses), 1 << 22)
+            self.maxHeapBytes = max(maxHeapBytes, 8 << 10)
             self.output = output
             self.errors = errors
         }
@@ -39,8 +47,11 @@ public final class VM: @unchecked Sendable {
     public enum ExitStatus: Sendable, Equatable {
         /// `main` returned.
         case returned
-        /// `main` stopped with a runtime error.
+        /// `main` stopped with a runtime error (the report, with its stack trace).
         case failed(String)
+        /// `main` ended with a reason other than `:normal` (`exit`, or an exit signal from a
+        /// linked process): the reason as printed.
+        case exited(String)
     }
 
     private let runtime: Runtime
@@ -52,7 +63,7 @@ public final class VM: @unchecked Sendable {
         let program = try LoadedProgram(module, atoms: atoms)
         let hostFunctions = try Self.bindHostFunctions(module, options.hostFunctions)
         runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
-                          output: options.output, errors: options.errors, hostFunctions: hostFunctions)
+                          heapLimitBytes: options.maxHeapBytes, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
     }
 
     /// Loads a binary (`.skb`) module.
@@ -94,15 +105,17 @@ public final class VM: @unchecked Sendable {
         let main = runtime.program.mainIndex
         let pid: UInt64
         do {
-            pid = try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true)
+            pid = try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true).pid
         } catch {
             return .failed(error.detail)
         }
         let result = runtime.waitFor(pid)
         if waitForAll { runtime.waitForAll() }
         switch result {
-        case .success: return .returned
-        case .failure(let error): return .failed(error.description)
+        case .returned: return .returned
+        case .failed(let error): return .failed(error.description)
+        case .exited(.atom("normal")): return .returned
+        case .exited(let reason): return .exited(reason.description)
         }
     }
 
@@ -115,11 +128,11 @@ public final class VM: @unchecked Sendable {
         guard arity == arguments.count else {
             throw LoadError("function \(function)", "takes \(arity) arguments, not \(arguments.count)")
         }
-        let nodes = try arguments.map { try $0.messageNode(atoms: runtime.atoms) }
+        let nodes = arguments.map { $0.messageNode(atoms: runtime.atoms) }
         defer { nodes.forEach { $0.free() } }
         let raw = nodes.map(\.value.raw)
         let pid = try raw.withUnsafeBufferPointer { buffer in
-            do throws(Fault) { return try runtime.spawn(function: index, arguments: buffer, from: nil) } catch {
+            do throws(Fault) { return try runtime.spawn(function: index, arguments: buffer, from: nil).pid } catch {
                 throw RuntimeError(kind: error.kind, detail: error.detail, function: "host", file: "host", line: nil)
             }
         }
@@ -129,7 +142,7 @@ public final class VM: @unchecked Sendable {
     /// Sends `message` to the process `pid` from the host.
     public func send(_ pid: Term, _ message: Term) throws {
         guard case .pid(let id) = pid else { throw LoadError("send", "not a pid: \(pid)") }
-        runtime.deliver(try message.messageNode(atoms: runtime.atoms), to: id, from: nil)
+        runtime.deliver(message.messageNode(atoms: runtime.atoms), to: id, from: nil)
     }
 
     /// Stops the workers and frees every process. Idempotent.
@@ -137,6 +150,7 @@ public final class VM: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         runtime.shutdown()
+        runtime.reporter.flush()
         skein_flush_stdout()
     }
 

@@ -1,0 +1,51 @@
+import Foundation
+
+/// The outside world: asynchronous IO (suspending the process, not the worker) and host
+/// functions.
+extension Interpreter {
+    /// Runs an `io` instruction: takes the result of a completed operation, answers the
+    /// immediate ones, or returns the operation to suspend on.
+    func io(_ word: UInt64) throws(Fault) -> IOOperation? {
+        var reductions = 0
+        let result = processRef._withUnsafeGuaranteedRef { p -> Term? in
+            defer { p.ioResult = nil }
+            return p.ioResult
+        }
+        if let result {
+            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            return nil
+        }
+        let regs = registers
+        let args = (0..<word.fieldD).map { Value(raw: regs[word.fieldC + $0]) }
+        let name = host.atoms.name(Int(Value(raw: program.constants[word.fieldB]).immediatePayload))
+        if name == "wall_clock" {
+            regs[word.fieldA] = Value.smallInt(Int64(Date().timeIntervalSince1970 * 1000)).raw
+            return nil
+        }
+        let operation = try IOOperations.decode(name, args, atoms: host.atoms)
+        processRef._withUnsafeGuaranteedRef { $0.usedIO = true }
+        return operation
+    }
+
+    /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.
+    func callHost(_ word: UInt64) throws(Fault) {
+        var reductions = 0
+        guard let function = host.hostFunction(word.fieldB) else {
+            throw Fault(kind: .notAFunction, detail: "no host function is bound here")
+        }
+        let regs = registers
+        var arguments: [Term] = []
+        for i in 0..<word.fieldD {
+            do { arguments.append(try Term(Value(raw: regs[word.fieldC + i]), atoms: host.atoms, program: program)) } catch {
+                throw .tooDeep("a host function argument")
+            }
+        }
+        // The call may block: let other workers take what is queued here, next slot included.
+        host.willBlock()
+        let result: Term
+        do { result = try function.body(arguments) } catch {
+            throw Fault(kind: .raised, detail: "host function \(Disassembler.literal(program.module.constants[word.fieldB], module: program.module)) failed: \(error)")
+        }
+        try storeTerm(result, into: word.fieldA, reductions: &reductions)
+    }
+}

@@ -1,0 +1,66 @@
+/// A signal from one process to another: the fault-tolerance counterpart of a message.
+///
+/// Signals travel through the target's mailbox queue, as message nodes marked with their kind,
+/// so everything one process sends to another (messages and signals alike) arrives in the order
+/// sent, with no second queue to merge. The target's runner acts on them when it pulls its
+/// mailbox (`SignalHandling`): at every receive, and at the start of every slice when
+/// `Process.pendingSignals` says some are queued, so a busy process that never receives is
+/// still stopped by an exit signal within one slice.
+///
+/// Semantics follow BEAM's (docs/processes.md): links are bidirectional and an exit signal
+/// from a linked process kills unless the target traps exits; `:kill` cannot be trapped.
+enum Signal {
+    /// `from` linked itself to the target.
+    case link(from: UInt64)
+    /// `from` removed its link to the target.
+    case unlink(from: UInt64)
+    /// `from` monitors the target under reference `ref`.
+    case monitor(from: UInt64, ref: UInt64)
+    /// `from` dropped its monitor `ref`.
+    case demonitor(from: UInt64, ref: UInt64)
+    /// `from` sends an exit signal: because it ended with `reason` while linked (`linked`), or
+    /// explicitly with `exit pid, reason`.
+    case exit(from: UInt64, reason: Value, linked: Bool)
+
+    /// The kind byte stored in a signal's node.
+    enum Kind: UInt8 {
+        case link = 1, unlink, monitor, demonitor, exit, linkedExit
+        /// `{:DOWN, ref, pid, reason}` for a monitor: a message, but travelling as a signal so
+        /// the watcher's runner forgets the monitor when it meets it.
+        case down
+    }
+
+    /// A mailbox node carrying this signal. The payload is `{from, ref}` for monitors, `{from,
+    /// reason}` for exits and `{from}` otherwise; a reason too deep to copy becomes `:too_deep`.
+    func node(atoms: AtomTable, cache: NodeCache?) -> MessageNode {
+        let kind: Kind
+        let term: Term
+        switch self {
+        case .link(let from): (kind, term) = (.link, .tuple([.pid(from)]))
+        case .unlink(let from): (kind, term) = (.unlink, .tuple([.pid(from)]))
+        case .monitor(let from, let ref): (kind, term) = (.monitor, .tuple([.pid(from), .ref(ref)]))
+        case .demonitor(let from, let ref): (kind, term) = (.demonitor, .tuple([.pid(from), .ref(ref)]))
+        case .exit(let from, let reason, let linked):
+            let node = Signal.exitNode(from: from, reason: reason, atoms: atoms, cache: cache)
+            node.setKind((linked ? Kind.linkedExit : Kind.exit).rawValue)
+            return node
+        }
+        let node = term.messageNode(atoms: atoms)
+        node.setKind(kind.rawValue)
+        return node
+    }
+
+    /// A node holding `{from, reason}`.
+    private static func exitNode(from: UInt64, reason: Value, atoms: AtomTable, cache: NodeCache?) -> MessageNode {
+        // Build the pair in a scratch tuple: two words on the stack, copied into the node.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 3) { scratch in
+            let tuple = scratch.baseAddress!
+            tuple[0] = HeapObject.header(.tuple, payloadWords: 2)
+            tuple[1] = Value.pid(from).raw
+            tuple[2] = reason.raw
+            if let node = try? MessageNode.make(copying: .object(tuple), cache: cache) { return node }
+            tuple[2] = Value.atom(atoms.intern("too_deep")).raw
+            return try! MessageNode.make(copying: .object(tuple), cache: cache)
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// How a process ended, as a host thread waiting for it sees it.
+enum ProcessResult {
+    /// Its entry function returned this value (`nil` if it could not be converted).
+    case returned(Term?)
+    /// An uncaught runtime error.
+    case failed(RuntimeError)
+    /// It ended with this exit reason (`exit`, or an exit signal).
+    case exited(Term)
+}
+
+/// The end of a process: what its links, monitors, registered name and waiters learn.
+///
+/// Order matters and is the proof that nothing is lost or delivered twice:
+/// 1. The context is freed (nothing runs this process again: its runner is this thread).
+/// 2. `retire` stops new pushes (incarnation 0) and waits for senders already past their
+///    check, so after it the mailbox holds everything anyone will ever send this incarnation.
+/// 3. The mailbox is drained acting on link and monitor signals that came in too late: their
+///    senders are told the same exit reason as earlier links and monitors.
+/// 4. Each link gets one exit signal and each monitor one `{:DOWN, …}` (the sets hold each
+///    peer once); monitors this process held are released at their targets.
+/// 5. The slot is freed and waiters are told.
+extension Runtime {
+    /// Ends `process` with the reason in `process.exitReason`.
+    func finish(_ process: Process, worker: Worker?, returned: Value? = nil, error: RuntimeError? = nil) {
+        let pid = process.pid
+        let reasonNode = process.exitReason ?? MessageNode.make(atom: Value.known(.normal))
+        process.exitReason = nil
+        let reason = reasonNode.value
+        if process.usedIO {
+            process.usedIO = false
+            io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
+        }
+        process.ioResult = nil
+        // What a waiting host thread gets, converted while the heap still exists.
+        var result: ProcessResult?
+        if completionInterest.load(ordering: .sequentiallyConsistent) > 0 {
+            if let error { result = .failed(error) } else if let returned {
+                result = .returned(try? Term(returned, atoms: atoms, program: program))
+            } else {
+                result = .exited((try? Term(reason, atoms: atoms, program: program)) ?? .atom("too_deep"))
+            }
+        }
+        process.state.markExited()
+        process.context!.pointee.release()
+        process.context!.deallocate()
+        process.context = nil
+
+        table.retire(process)
+        registry.remove(pid)
+        let cache = worker?.nodeCache
+        process.mailbox.pull { node in
+            lateSignal(node, to: process)
+            node.free(cache: cache)
+            return .consumed
+        }
+        process.mailbox.drain()
+
+        for peer in process.links {
+            signal(.exit(from: pid, reason: reason, linked: true), to: peer, worker: worker)
+        }
+        for (ref, watcher) in process.watchers {
+            let message = down(ref: ref, pid: pid, reason: reason, cache: cache)
+            message.setKind(Signal.Kind.down.rawValue)
+            if !push(message, to: watcher, from: worker, isSignal: true) { message.free(cache: cache) }
+        }
+        for (ref, target) in process.monitors {
+            signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)
+        }
+        process.resetLinks()
+        reasonNode.free(cache: cache)
+        table.release(process)
+
+        guard completionInterest.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        completion.withLock {
+            if watched.remove(pid) != nil {
+                results[pid] = result ?? .exited(.atom("normal"))
+                completionInterest.subtract(1, ordering: .sequentiallyConsistent)
+            }
+            completion.broadcast()
+        }
+    }
+
+    /// A signal found in the mailbox of a process that is ending: links and monitors made
+    /// while it was still alive are honoured with its real exit reason.
+    private func lateSignal(_ node: MessageNode, to process: Process) {
+        guard let kind = Signal.Kind(rawValue: node.kind), kind != .down else { return }
+        Runtime.recordPeer(kind, payload: node.value.tupleElements, in: process)
+    }
+
+    /// Blocks until `pid` (spawned with `watch: true`) ends.
+    func waitFor(_ pid: UInt64) -> ProcessResult {
+        completion.withLock {
+            while results[pid] == nil { completion.wait() }
+            return results.removeValue(forKey: pid)!
+        }
+    }
+
+    /// Blocks until no process is alive.
+    func waitForAll() {
+        completionInterest.add(1, ordering: .sequentiallyConsistent)
+        defer { completionInterest.subtract(1, ordering: .sequentiallyConsistent) }
+        completion.withLock {
+            while table.live.load(ordering: .sequentiallyConsistent) > 0 { completion.wait() }
+        }
+    }
+}
