@@ -76,7 +76,7 @@ run(fjcreation) ->
 %% ---- thread ring ------------------------------------------------------------------------------------
 
 run(threadring) ->
-    N = 100, Hops = 500003, Main = self(),
+    N = 100, Hops = 1000003, Main = self(),
     Nodes = spawn_indexed(N, fun(I) -> receive Next -> ring_node(I, Main, Next) end end),
     [Node ! Next || {Node, Next} <- lists:zip(Nodes, tl(Nodes) ++ [hd(Nodes)])],
     hd(Nodes) ! Hops,
