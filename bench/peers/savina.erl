@@ -357,7 +357,7 @@ customer(Room, Main, Id) ->
 
 customer_wait(Room, Main, Id) ->
     receive
-        full -> customer(Room, Main, Id);
+        full -> timer:sleep(1), customer(Room, Main, Id);     % every seat taken: back 1 ms later
         wait -> customer_wait(Room, Main, Id);
         done -> Main ! Id + 1
     end.

@@ -565,6 +565,7 @@ func barber() int {
 					done <- id + 1
 					return
 				}
+				time.Sleep(time.Millisecond) // every seat taken: back 1 ms later
 			}
 		}(id)
 	}
