@@ -367,7 +367,7 @@ barber(Room, Main, X0, W0) ->
         exit -> Main ! W0;
         {enter, Customer, _} ->
             X = next(X0),
-            W = busy(X rem 500, W0),
+            W = busy(X rem 100, W0),
             Customer ! done,
             Room ! next,
             barber(Room, Main, X, W)

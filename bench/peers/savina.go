@@ -504,7 +504,7 @@ type roomMessage struct {
 }
 
 func barber() int {
-	const customers, seats, arrival, haircut = 10_000, 1_000, 1_000, 500
+	const customers, seats, arrival, haircut = 10_000, 1_000, 1_000, 100
 	room := make(chan roomMessage, customers+2) // every customer at once, next and exit
 	toBarber := make(chan roomMessage, 2)
 	done := make(chan int, customers)
