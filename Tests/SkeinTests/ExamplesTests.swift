@@ -61,7 +61,7 @@ import Testing
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: binary)))
         bytes[bytes.count - 3] ^= 0xFF
         let corrupt = dir.appendingPathComponent("bad.skb").path
-        FileManager.default.createFile(atPath: corrupt, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: corrupt, contents: Data(bytes)))
         let bad = try runCommand(vmExecutable, ["run", corrupt])
         #expect(bad.status == 2 && bad.stdout.isEmpty && bad.stderr.contains("checksum"))
 

@@ -70,24 +70,48 @@ struct MessageNode {
 /// `malloc` and receiving it does not call `free`. Owner-only (no synchronisation): a node
 /// allocated on one worker and freed on another simply moves between caches, and each cache
 /// is bounded, beyond which nodes go back to `free`.
-final class NodeCache {
+///
+/// A plain pointer to its storage (like `Mailbox`), so passing the cache along the message
+/// path costs no reference counting.
+struct NodeCache: @unchecked Sendable {
     /// Size of a small node in words (header plus up to 5 payload words: immediates, small
     /// tuples, short strings).
     static let smallNodeWords = 8
-    /// Most nodes kept per worker.
+    /// Most nodes kept per worker: 4,096 nodes of 64 bytes, 256 KiB, enough to absorb the
+    /// bursts of a producer/consumer pair without holding much memory when idle.
     static let limit = 4096
-    private var nodes: [UnsafeMutablePointer<UInt64>] = []
 
-    init() { nodes.reserveCapacity(NodeCache.limit) }
+    private struct Storage {
+        var count = 0
+        let nodes = UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>.allocate(capacity: NodeCache.limit)
+    }
+    private let storage: UnsafeMutablePointer<Storage>
 
-    deinit { for node in nodes { node.deallocate() } }
+    /// An empty cache; free it with `destroy()`.
+    init() {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: Storage())
+    }
 
-    @inline(__always) func take() -> UnsafeMutablePointer<UInt64>? { nodes.popLast() }
+    /// Frees the cached nodes and the cache.
+    func destroy() {
+        for i in 0..<storage.pointee.count { storage.pointee.nodes[i].deallocate() }
+        storage.pointee.nodes.deallocate()
+        storage.deallocate()
+    }
+
+    /// A free small node, if any.
+    @inline(__always) func take() -> UnsafeMutablePointer<UInt64>? {
+        guard storage.pointee.count > 0 else { return nil }
+        storage.pointee.count -= 1
+        return storage.pointee.nodes[storage.pointee.count]
+    }
 
     /// Keeps `node` for reuse; false when the cache is full.
     @inline(__always) func keep(_ node: UnsafeMutablePointer<UInt64>) -> Bool {
-        guard nodes.count < NodeCache.limit else { return false }
-        nodes.append(node)
+        guard storage.pointee.count < NodeCache.limit else { return false }
+        storage.pointee.nodes[storage.pointee.count] = node
+        storage.pointee.count += 1
         return true
     }
 }

@@ -79,6 +79,8 @@ final class Worker: @unchecked Sendable {
         self.random = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
+    deinit { nodeCache.destroy() }
+
     func start() {
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "skein-worker-\(index)"
