@@ -242,6 +242,38 @@ import Testing
         #expect(r.errors.contains("heap limit reached"))
     }
 
+    /// A process flooded with messages it does not take (here it sleeps) ends with
+    /// `mailbox_limit` once its queue passes the limit, instead of growing without bound.
+    @Test(arguments: workerCounts)
+    func floodedMailboxEndsTheProcess(workers: Int) throws {
+        let r = try runProgram("""
+        func sleeper/0
+            sleep  600000
+            ret    r0
+        end
+        func flooder/1             ; flooder(target): sends forever
+            load   r1, :spam
+        loop:
+            send   r0, r1
+            jmp    loop
+        end
+        func main/0
+            spawnmon r0, sleeper, r0
+            get    r1, r0, 0
+            spawn  r2, flooder, r1
+            load   r3, :DOWN
+            recvtag r4, r3
+            get    r5, r4, 3
+            get    r6, r5, 1
+            print  r6
+            load   r7, :kill
+            exit   r2, r7
+            ret    r6
+        end
+        """, workers: workers, maxHeapBytes: 1 << 20)
+        #expect(r.output == ":mailbox_limit\n", "\(r.output) \(r.errors)")
+    }
+
     /// Spawning past the process limit is a catchable `system_limit` error of the spawner,
     /// reported once however many processes hit it.
     @Test func processLimitIsAnErrorOfTheSpawner() throws {

@@ -106,9 +106,11 @@ struct Mailbox: @unchecked Sendable {
     // MARK: Producers (any thread)
 
     /// Appends a message. Safe from any number of threads at once.
-    func push(_ message: MessageNode) {
+    /// Appends a message and returns how many are now queued (the receiver's limit check).
+    @discardableResult
+    func push(_ message: MessageNode) -> Int {
         link(message.raw)
-        storage.pointee.count.add(1, ordering: .sequentiallyConsistent)
+        return storage.pointee.count.add(1, ordering: .sequentiallyConsistent).newValue
     }
 
     private func link(_ node: UnsafeMutablePointer<UInt64>) {

@@ -21,6 +21,8 @@ enum Signal {
     /// `from` sends an exit signal: because it ended with `reason` while linked (`linked`), or
     /// explicitly with `exit pid, reason`.
     case exit(from: UInt64, reason: Value, linked: Bool)
+    /// The runtime ends the target with `reason`, which cannot be trapped (a limit was hit).
+    case kill(reason: Value)
 
     /// The kind byte stored in a signal's node.
     enum Kind: UInt8 {
@@ -28,6 +30,7 @@ enum Signal {
         /// `{:DOWN, ref, pid, reason}` for a monitor: a message, but travelling as a signal so
         /// the watcher's runner forgets the monitor when it meets it.
         case down
+        case kill
     }
 
     /// A mailbox node carrying this signal. The payload is `{from, ref}` for monitors, `{from,
@@ -43,6 +46,10 @@ enum Signal {
         case .exit(let from, let reason, let linked):
             let node = Signal.exitNode(from: from, reason: reason, atoms: atoms, cache: cache)
             node.setKind((linked ? Kind.linkedExit : Kind.exit).rawValue)
+            return node
+        case .kill(let reason):
+            let node = Signal.exitNode(from: 0, reason: reason, atoms: atoms, cache: cache)
+            node.setKind(Kind.kill.rawValue)
             return node
         }
         let node = term.messageNode(atoms: atoms)

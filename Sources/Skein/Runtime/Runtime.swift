@@ -26,6 +26,9 @@ final class Runtime: @unchecked Sendable {
     let registry = Registry()
     /// Most live heap words per process.
     let heapLimitWords: Int
+    /// Most messages waiting in one mailbox: as many of the smallest messages as fit the heap
+    /// limit (a message counts against the heap when it is taken anyway).
+    let mailboxLimit: Int
 
     /// Completion of watched processes (the main process) and of all processes.
     let completion = NSCondition()
@@ -45,7 +48,9 @@ final class Runtime: @unchecked Sendable {
     init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, heapLimitBytes: Int = Int.max,
          output: OutputSink, errors: OutputSink, hostFunctions: [HostFunction?] = []) {
         self.hostFunctions = hostFunctions
-        self.heapLimitWords = max(heapLimitBytes / 8, 1024)
+        let heapLimitWords = max(heapLimitBytes / 8, 1024)
+        self.heapLimitWords = heapLimitWords
+        self.mailboxLimit = heapLimitWords / NodeCache.smallNodeWords
         self.reporter = CrashReporter(errors)
         self.program = program
         self.atoms = atoms
@@ -206,16 +211,35 @@ final class Runtime: @unchecked Sendable {
     @inline(__always)
     func push(_ node: MessageNode, to pid: UInt64, from worker: Worker?, isSignal: Bool) -> Bool {
         table.withLiveProcess(pid) { p in
-            p.mailbox.push(node)
+            let queued = p.mailbox.push(node)
+            var interrupts = isSignal
             if isSignal { p.pendingSignals.add(1, ordering: .sequentiallyConsistent) }
+            if queued == mailboxLimit + 1 {
+                floodKill(p)
+                interrupts = true
+            }
             let s = p.state.load()
             let wakes = s.status == .waiting
-                || (isSignal && s.status == .sleeping && p.sleepsInterruptibly.load(ordering: .relaxed))
+                || (interrupts && s.status == .sleeping && p.sleepsInterruptibly.load(ordering: .relaxed))
             if wakes, p.state.wake(from: s, timedOut: false) {
                 if let worker { worker.pushNext(p) } else { scheduler.inject(p) }
             }
             return true
         } ?? false
+    }
+
+    /// Ends a process whose mailbox passed `mailboxLimit` (called once, by the sender whose
+    /// message crossed it): a flooded process dies with `{:error, :mailbox_limit, …}` before
+    /// its queue exhausts the machine, and its links and monitors see why.
+    @inline(never)
+    private func floodKill(_ p: Process) {
+        let reason: Term = .tuple([.atom("error"), .atom("mailbox_limit"),
+                                   .string("more than \(mailboxLimit) messages waiting"), .nil, .nil])
+        let carrier = reason.messageNode(atoms: atoms)
+        let node = Signal.kill(reason: carrier.value).node(atoms: atoms, cache: nil)
+        carrier.free()
+        p.mailbox.push(node)
+        p.pendingSignals.add(1, ordering: .sequentiallyConsistent)
     }
 
     /// Sends a signal from `sender` (the running process) to `pid`. A link or monitor to a

@@ -24,6 +24,10 @@ extension Runtime {
         switch kind {
         case .link, .unlink, .monitor, .demonitor, .down:
             Runtime.recordPeer(kind, payload: payload, in: process)
+        case .kill:
+            process.exitReason = try! MessageNode.make(copying: Value(raw: payload[1]), cache: nil)  // it came from a node
+            node.free(cache: cache)
+            return .exit
         case .exit, .linkedExit:
             let reason = Value(raw: payload[1])
             if kind == .linkedExit, process.links.remove(from) == nil { break }  // unlinked meanwhile
@@ -55,7 +59,7 @@ extension Runtime {
         case .unlink: process.links.remove(from)
         case .monitor: process.watchers[Value(raw: payload[1]).immediatePayload] = from
         case .demonitor: process.watchers[Value(raw: payload[1]).immediatePayload] = nil
-        case .exit, .linkedExit, .down: break
+        case .exit, .linkedExit, .down, .kill: break
         }
     }
 
