@@ -43,6 +43,10 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case register, unregister, whereis
     // General selective receive: look at messages one by one without taking them
     case peek, recvnext, take, recvwait, recvwaitt, recvwaitti, recvmark
+    // Bit operations on the 64-bit two's complement form of integers
+    case band, bor, bxor, shl, shr, ushr
+    case bandi, bori, bxori, shli, shri, ushri
+    case bnot
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String {
@@ -63,6 +67,12 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .muli: "mul"
         case .divi: "div"
         case .remi: "rem"
+        case .bandi: "band"
+        case .bori: "bor"
+        case .bxori: "bxor"
+        case .shli: "shl"
+        case .shri: "shr"
+        case .ushri: "ushr"
         case .jeqi, .jeqk: "jeq"
         case .jnei, .jnek: "jne"
         case .jlti: "jlt"
@@ -101,7 +111,10 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .loadi: return [rA, op(.immediate, .bx)]
         case .add, .sub, .mul, .div, .rem, .eq, .ne, .lt, .le, .gt, .ge, .get, .set, .concat:
             return [rA, rB, rC]
-        case .addi, .subi, .muli, .divi, .remi, .geti: return [rA, rB, op(.immediate, .c)]
+        case .addi, .subi, .muli, .divi, .remi, .geti, .bandi, .bori, .bxori, .shli, .shri, .ushri:
+            return [rA, rB, op(.immediate, .c)]
+        case .band, .bor, .bxor, .shl, .shr, .ushr: return [rA, rB, rC]
+        case .bnot: return [rA, rB]
         case .seti: return [rA, op(.immediate, .b), rC]
         case .jmp: return [op(.label, .t)]
         case .jt, .jf: return [rA, op(.label, .t)]

@@ -97,6 +97,9 @@ struct Interpreter<Host: SliceHost> {
                     case .rem: try arithmetic(.rem, word, regs[word.fieldB], regs[word.fieldC])
                     case .remi: try arithmetic(.rem, word, regs[word.fieldB], word.immediateC)
                     case .neg: try arithmetic(.sub, word, Value.smallInt(0).raw, regs[word.fieldB])
+                    case .band, .bor, .bxor, .shl, .shr, .ushr: try bitwise(word, regs[word.fieldB], regs[word.fieldC])
+                    case .bandi, .bori, .bxori, .shli, .shri, .ushri: try bitwise(word, regs[word.fieldB], word.immediateC)
+                    case .bnot: try bitwise(word, regs[word.fieldB], Value.smallInt(-1).raw)
 
                     // MARK: Comparison
                     case .eq: regs[word.fieldA] = Value.bool(try equal(regs[word.fieldB], regs[word.fieldC])).raw
@@ -229,7 +232,7 @@ struct Interpreter<Host: SliceHost> {
             } catch {
                 guard let handler = catchFault(error, at: pc - 1) else {
                     ctx.pointee.pc = pc
-                    return .failed(runtimeError(error, pc: pc - 1))
+                    return .failed(runtimeError(error, pc: pc - 1), raised: error.raised)
                 }
                 pc = handler
             }

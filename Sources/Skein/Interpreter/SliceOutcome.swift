@@ -4,8 +4,9 @@ enum SliceOutcome {
     case exhausted
     /// The entry function returned this value: the process ends with reason `:normal`.
     case returned(Value)
-    /// An uncaught runtime error ended the process.
-    case failed(RuntimeError)
+    /// An uncaught runtime error ended the process (`raised`: the value given to `raise`, which
+    /// the exit reason carries as it is).
+    case failed(RuntimeError, raised: Value?)
     /// The process ends with the reason in `Process.exitReason` (`exit`, or an exit signal).
     case exited
     /// A receive found nothing: suspend until a message or signal arrives or `timeout` ms pass

@@ -316,10 +316,10 @@ final class Runtime: @unchecked Sendable {
                 process.exitReason = MessageNode.make(atom: Value.known(.normal))
                 finish(process, worker: worker, returned: value)
                 return
-            case .failed(let error):
+            case .failed(let error, let raised):
                 reporter.report(error, pid: process.pid)
                 crashes.add(1, ordering: .relaxed)
-                process.exitReason = interpreter.errorValue(error, raised: nil).messageNode(atoms: atoms)
+                process.exitReason = interpreter.errorValue(error, raised: raised).messageNode(atoms: atoms)
                 finish(process, worker: worker, error: error)
                 return
             case .exited:

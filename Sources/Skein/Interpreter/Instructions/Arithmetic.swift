@@ -51,6 +51,32 @@ extension Interpreter {
         return r.partialValue
     }
 
+    /// `band`, `bor`, `bxor`, `shl`, `shr`, `ushr` (and immediate forms) and `bnot` (as xor
+    /// with −1) on the 64-bit two's complement form, as in C and Go: `shl` drops the bits
+    /// shifted out (a hash or a random generator wants that, not an overflow error), `shr`
+    /// keeps the sign, `ushr` shifts zeros in. A shift count outside 0…63 is an error.
+    func bitwise(_ word: UInt64, _ x: UInt64, _ y: UInt64) throws(Fault) {
+        var reductions = 0
+        let op = unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self)
+        guard case .int(let m)? = ValueSemantics.number(Value(raw: x)), case .int(let n)? = ValueSemantics.number(Value(raw: y)) else {
+            throw Fault(kind: .typeMismatch, detail: "\(op.family) needs integers, got \(host.printer.text(Value(raw: x), quoted: true, limit: Printer.reportBytes)) and \(host.printer.text(Value(raw: y), quoted: true, limit: Printer.reportBytes))")
+        }
+        let r: Int64
+        switch op {
+        case .band, .bandi: r = m & n
+        case .bor, .bori: r = m | n
+        case .bxor, .bxori, .bnot: r = m ^ n
+        default:
+            guard n >= 0 && n < 64 else { throw Fault(kind: .badArgument, detail: "\(op.family) by \(n): the shift count must be 0 to 63") }
+            switch op {
+            case .shl, .shli: r = m << n
+            case .shr, .shri: r = m >> n
+            default: r = Int64(bitPattern: UInt64(bitPattern: m) >> UInt64(n))
+            }
+        }
+        registers[word.fieldA] = try makeInt(r, reductions: &reductions)
+    }
+
     private static func double(_ n: ValueSemantics.Number) -> Double {
         switch n {
         case .int(let i): Double(i)
