@@ -9,7 +9,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= vm-examples/hello.ska
 # Test suites run under ThreadSanitizer (a regular expression over suite and test names).
-TSAN_FILTER ?= Concurrency|ProcessTests|HostFunction|FaultTolerance
+TSAN_FILTER ?= Concurrency|ProcessTests|HostFunction|FaultTolerance|HostMailbox
 
 .PHONY: run build release test test-tsan check-leaks bench clean deps
 

@@ -1,5 +1,6 @@
 import CSkeinSupport
 import Foundation
+import Synchronization
 
 /// A Skein virtual machine: the embedding API.
 ///
@@ -55,7 +56,13 @@ public final class VM: @unchecked Sendable {
     }
 
     private let runtime: Runtime
-    private var stopped = false
+    /// Set once by `shutdown` (an atomic: any thread may shut a VM down or ask if it has).
+    private let stopped = Atomic<Bool>(false)
+
+    /// The runtime, for the embedding API's other files.
+    var core: Runtime { runtime }
+    /// Whether `shutdown` has run.
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     /// Loads (verifies and links) `module` and starts the workers.
     public init(module: Module, options: Options = Options()) throws(LoadError) {
@@ -147,8 +154,7 @@ public final class VM: @unchecked Sendable {
 
     /// Stops the workers and frees every process. Idempotent.
     public func shutdown() {
-        guard !stopped else { return }
-        stopped = true
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         runtime.shutdown()
         runtime.reporter.flush()
         skein_flush_stdout()

@@ -53,6 +53,10 @@ final class Process: @unchecked Sendable {
     /// early. Written by the runner before it suspends, read by signal senders after they load
     /// the suspended state.
     let sleepsInterruptibly = Atomic<Bool>(false)
+    /// Whether this incarnation is a host mailbox (`VM.makeMailbox`): no code runs in it, and
+    /// a sender that wakes it signals the host thread waiting in `receive` instead of
+    /// scheduling it. Set before the pid is published, cleared when the slot is reused.
+    let isHostMailbox = Atomic<Bool>(false)
     /// Processes linked with this one (runner only).
     var links: Set<UInt64> = []
     /// Monitors this process holds: reference → monitored pid (runner only).

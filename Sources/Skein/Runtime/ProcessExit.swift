@@ -46,7 +46,24 @@ extension Runtime {
         process.context!.pointee.release()
         process.context!.deallocate()
         process.context = nil
+        announceExit(process, reason: reason, worker: worker)
+        reasonNode.free(cache: worker?.nodeCache)
+        table.release(process)
 
+        guard completionInterest.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        completion.withLock {
+            if watched.remove(pid) != nil {
+                results[pid] = result ?? .exited(.atom("normal"))
+                completionInterest.subtract(1, ordering: .sequentiallyConsistent)
+            }
+            completion.broadcast()
+        }
+    }
+
+    /// Steps 2 to 4 above: retires `process` and tells its links and monitors that it ended
+    /// with `reason`. Also how a host mailbox closes.
+    func announceExit(_ process: Process, reason: Value, worker: Worker?) {
+        let pid = process.pid
         table.retire(process)
         registry.remove(pid)
         let cache = worker?.nodeCache
@@ -69,17 +86,6 @@ extension Runtime {
             signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)
         }
         process.resetLinks()
-        reasonNode.free(cache: cache)
-        table.release(process)
-
-        guard completionInterest.load(ordering: .sequentiallyConsistent) > 0 else { return }
-        completion.withLock {
-            if watched.remove(pid) != nil {
-                results[pid] = result ?? .exited(.atom("normal"))
-                completionInterest.subtract(1, ordering: .sequentiallyConsistent)
-            }
-            completion.broadcast()
-        }
     }
 
     /// A signal found in the mailbox of a process that is ending: links and monitors made
@@ -102,7 +108,9 @@ extension Runtime {
         completionInterest.add(1, ordering: .sequentiallyConsistent)
         defer { completionInterest.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
-            while table.live.load(ordering: .sequentiallyConsistent) > 0 { completion.wait() }
+            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0 {
+                completion.wait()
+            }
         }
     }
 }

@@ -24,6 +24,10 @@ final class Runtime: @unchecked Sendable {
     let reporter: CrashReporter
     /// Registered process names.
     let registry = Registry()
+    /// Host threads waiting in a host mailbox's `receive`, by the mailbox's pid.
+    let hostWaiters = Locked<[UInt64: DispatchSemaphore]>([:])
+    /// Host mailboxes open (they hold process slots but are not processes `waitForAll` waits for).
+    let hostMailboxes = Atomic<Int>(0)
     /// Most live heap words per process.
     let heapLimitWords: Int
     /// Most messages waiting in one mailbox: as many of the smallest messages as fit the heap
@@ -222,7 +226,13 @@ final class Runtime: @unchecked Sendable {
             let wakes = s.status == .waiting
                 || (interrupts && s.status == .sleeping && p.sleepsInterruptibly.load(ordering: .relaxed))
             if wakes, p.state.wake(from: s, timedOut: false) {
-                if let worker { worker.pushNext(p) } else { scheduler.inject(p) }
+                if p.isHostMailbox.load(ordering: .relaxed) {
+                    wakeHost(pid)
+                } else if let worker {
+                    worker.pushNext(p)
+                } else {
+                    scheduler.inject(p)
+                }
             }
             return true
         } ?? false
