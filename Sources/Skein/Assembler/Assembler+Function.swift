@@ -10,22 +10,22 @@ struct FunctionInProgress {
         var column: Int
     }
 
-    let name: String
-    let arity: Int
-    let headerLine: Int
-    let headerColumn: Int
+    var name = ""
+    var arity = 0
+    var headerLine = 0
+    var headerColumn = 0
     /// `regs=N` on the `func` line, if given.
-    let declaredRegisters: Int?
+    var declaredRegisters: Int?
     /// Diagnostics reported before the function started: a body with errors of its own has lost
     /// lines, so what it seems to end with or lack says nothing.
-    let diagnosticsBefore: Int
+    var diagnosticsBefore = 0
     var code: [UInt64] = []
     var lines: [LineEntry] = []
     var labels: [String: Int] = [:]
     var labelUses: [LabelUse] = []
     /// Operand fields that name the scratch register, whose number is known only at the end.
     var scratchUses: [(word: Int, field: OperandField)] = []
-    var highestRegister: Int
+    var highestRegister = -1
     var lastOpcode: Opcode?
     /// The line number set by `.line`, which replaces the text's own line numbers.
     var lineOverride: Int?
@@ -51,13 +51,14 @@ extension Assembler {
         function = FunctionInProgress(name: name, arity: arity, headerLine: line, headerColumn: tokens[0].column,
                                       declaredRegisters: declared, diagnosticsBefore: diagnostics.count,
                                       highestRegister: arity - 1)
+        inFunction = true
     }
 
     /// Assembles the line in `tokens`, which belongs to the current function.
     mutating func assembleInstruction(_ line: Int) {
         if case .directive("line") = tokens[0].kind {
             if tokens.count == 2, case .integer(let n) = tokens[1].kind, n > 0, n <= Int64(UInt32.max) {
-                function!.lineOverride = Int(n)
+                function.lineOverride = Int(n)
             } else {
                 report(line, tokens[0].column, ".line expects a positive line number")
             }
@@ -65,10 +66,9 @@ extension Assembler {
         }
         var p = 0
         while p < tokens.count, case .label(let label) = tokens[p].kind {
-            if function!.labels[label] != nil {
-                report(line, tokens[p].column, "label '\(label)' is defined twice in \(function!.name)")
+            if function.labels.updateValue(function.code.count, forKey: label) != nil {
+                report(line, tokens[p].column, "label '\(label)' is defined twice in \(function.name)")
             }
-            function!.labels[label] = function!.code.count
             p += 1
         }
         guard p < tokens.count else { return }
@@ -84,58 +84,54 @@ extension Assembler {
             preload = select("load", [(.register(0), column), (.literal(scratch.value), column)], line: line, column: column)
             guard preload != nil else { return }
         }
-        guard reserveCode(words: encoding.opcode.wordCount + (preload?.opcode.wordCount ?? 0), line: line, column: column)
-        else { return }
-        let sourceLine = UInt32(function!.lineOverride ?? line)
-        if function!.lines.last?.line != sourceLine {
-            function!.lines.append(LineEntry(pc: UInt32(function!.code.count), line: sourceLine))
+        let words = encoding.opcode.wordCount + (preload?.opcode.wordCount ?? 0)
+        guard finishedCodeWords + function.code.count + words <= Verifier.maxProgramWords else {
+            if !reportedCodeLimit {
+                reportedCodeLimit = true
+                report(line, column, "the program is longer than \(Verifier.maxProgramWords) code words (jump targets are 24-bit)")
+            }
+            return
+        }
+        let sourceLine = UInt32(function.lineOverride ?? line)
+        if function.lines.last?.line != sourceLine {
+            function.lines.append(LineEntry(pc: UInt32(function.code.count), line: sourceLine))
         }
         if let preload {
-            function!.scratchUses.append((function!.code.count, .a))
+            function.scratchUses.append((function.code.count, .a))
             emit(preload, line: line, scratchOperand: 0)
         }
-        if let scratch = encoding.scratch { function!.scratchUses.append((function!.code.count, scratch.field)) }
+        if let scratch = encoding.scratch { function.scratchUses.append((function.code.count, scratch.field)) }
         emit(encoding, line: line, scratchOperand: encoding.scratch?.operand)
     }
 
-    /// Whether `words` more code words stay within the program's limit; reports it once if not.
-    private mutating func reserveCode(words: Int, line: Int, column: Int) -> Bool {
-        guard finishedCodeWords + function!.code.count + words > Verifier.maxProgramWords else { return true }
-        if !reportedCodeLimit {
-            reportedCodeLimit = true
-            report(line, column, "the program is longer than \(Verifier.maxProgramWords) code words (jump targets are 24-bit)")
-        }
-        return false
-    }
-
-    /// Appends the words of one instruction, noting its registers and label use.
+    /// Appends the words of one instruction to the function, noting its registers and label use.
     private mutating func emit(_ encoding: Encoding, line: Int, scratchOperand: Int?) {
         let opcode = encoding.opcode
-        var highest = function!.highestRegister
         for (k, spec) in opcode.operands.enumerated() where spec.kind == .register && k != scratchOperand {
-            highest = max(highest, encoding.values[k])
+            function.highestRegister = max(function.highestRegister, encoding.values[k])
         }
         if let run = opcode.registerRun {
             // `check` made sure the run ends within the register limit.
             let count = run.count.map { encoding.values[$0] } ?? calleeArity(opcode, encoding.values)
-            if count > 0 { highest = max(highest, encoding.values[run.start] + count - 1) }
+            if count > 0 { function.highestRegister = max(function.highestRegister, encoding.values[run.start] + count - 1) }
         }
-        function!.highestRegister = highest
         if let label = encoding.label {
-            function!.labelUses.append(FunctionInProgress.LabelUse(word: function!.code.count, field: label.field,
-                                                                   label: label.name, line: line, column: label.column))
+            function.labelUses.append(FunctionInProgress.LabelUse(word: function.code.count, field: label.field, label: label.name,
+                                                           line: line, column: label.column))
         }
         let encoded = Instruction.encode(opcode, encoding.values)
-        function!.code.append(encoded.word)
-        if let extra = encoded.extra { function!.code.append(extra) }
-        function!.lastOpcode = opcode
+        function.code.append(encoded.word)
+        if let extra = encoded.extra { function.code.append(extra) }
+        function.lastOpcode = opcode
     }
 
     /// Closes the current function: resolves its labels, counts its registers (placing the
     /// scratch register after every other) and checks what the verifier will check.
     mutating func finishFunction(sawEnd: Bool) {
-        guard var f = function else { return }
-        function = nil
+        guard inFunction else { return }
+        var f = function
+        function = FunctionInProgress()
+        inFunction = false
         let (line, column) = (f.headerLine, f.headerColumn)
         if !sawEnd { report(line, column, "function \(f.name) has no 'end'") }
         for use in f.labelUses {

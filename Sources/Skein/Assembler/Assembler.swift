@@ -48,8 +48,10 @@ public struct Assembler {
     var constants: [Constant] = []
     var constantIndex: [Constant: Int] = [:]
     var sourceName: String
-    /// The function whose body is being assembled.
-    var function: FunctionInProgress?
+    /// The function whose body is being assembled, while `inFunction` (a plain property rather
+    /// than an optional, so that each instruction updates it in place instead of copying it).
+    var function = FunctionInProgress()
+    var inFunction = false
     /// After a `func` line without a valid signature: its body is skipped up to `end`.
     var skippingBody = false
     var functions: [FunctionDefinition] = []
@@ -90,7 +92,7 @@ public struct Assembler {
             if isFull { break }
             assembleLine(line.number, line.range)
         }
-        if function != nil { finishFunction(sawEnd: false) }
+        if inFunction { finishFunction(sawEnd: false) }
         if diagnostics.isEmpty, functionIndex["main"] == nil {
             report(1, 1, "no function main/0: the program has nowhere to start")
         }
@@ -176,16 +178,16 @@ public struct Assembler {
         guard let first = tokens.first else { return }
         if case .identifier("const") = first.kind {
             // Declared in pass 1.
-            if function != nil { report(number, first.column, "constants are defined at the top level, not inside a function") }
+            if inFunction { report(number, first.column, "constants are defined at the top level, not inside a function") }
             return
         }
-        if function != nil {
+        if inFunction {
             switch first.kind {
             case .identifier("end") where tokens.count == 1:
                 finishFunction(sawEnd: true)
                 return
             case .identifier("func"):
-                report(number, first.column, "'func' inside function \(function!.name); is an 'end' missing?")
+                report(number, first.column, "'func' inside function \(function.name); is an 'end' missing?")
                 finishFunction(sawEnd: false)
             default:
                 assembleInstruction(number)

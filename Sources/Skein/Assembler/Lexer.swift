@@ -132,8 +132,12 @@ struct Lexer {
     /// The name starting at `i` (possibly empty), advancing past it.
     private mutating func name() -> String {
         let start = i
-        while i < end, isNameChar(at: i) { i += bytes[i] < 0x80 ? 1 : SourceText.scalar(in: bytes, at: i).length }
+        skipName()
         return text(start..<i)
+    }
+
+    private mutating func skipName() {
+        while i < end, isNameChar(at: i) { i += bytes[i] < 0x80 ? 1 : SourceText.scalar(in: bytes, at: i).length }
     }
 
     private func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
@@ -192,11 +196,12 @@ struct Lexer {
     /// A name, a label definition (`name:`), a register (`r12`) or `inf`/`nan`.
     private mutating func word() throws(LexError) -> Token.Kind {
         let start = i
-        let word = name()
+        skipName()
         if i < end, bytes[i] == UInt8(ascii: ":") {
             i += 1
-            return .label(word)
+            return .label(text(start..<i - 1))
         }
+        // Registers are most words; they are recognised without making a string.
         if bytes[start] == UInt8(ascii: "r"), i - start > 1, (start + 1..<i).allSatisfy({ Lexer.isDigit(bytes[$0]) }) {
             var n = 0
             for k in start + 1..<i where n <= BinaryFormat.maxRegisters {
@@ -208,6 +213,7 @@ struct Lexer {
             }
             return .register(n)
         }
+        let word = text(start..<i)
         switch word {
         case "inf": return .float(.infinity)
         case "nan": return .float(.nan)
