@@ -145,12 +145,12 @@ extension Assembler {
                 f.code[use.word] |= UInt64(target) << use.field.layout.shift
             }
         }
-        if diagnostics.count > f.diagnosticsBefore {
-            // Lines with errors were dropped; the checks below would only repeat them.
-        } else if let last = f.lastOpcode, !last.isTerminator {
-            report(line, column, "function \(f.name) can fall off its end: finish it with ret, tailcall, jmp or raise")
-        } else if f.code.isEmpty {
-            report(line, column, "function \(f.name) has no instructions")
+        if diagnostics.count == f.diagnosticsBefore {
+            if let last = f.lastOpcode, !last.isTerminator {
+                report(line, column, "function \(f.name) can fall off its end: finish it with ret, tailcall, jmp or raise")
+            } else if f.code.isEmpty {
+                report(line, column, "function \(f.name) has no instructions")
+            }
         }
         var registers = f.highestRegister + 1
         if let declared = f.declaredRegisters {

@@ -175,7 +175,11 @@ public struct Assembler {
     /// Pass 2 for one line: a statement at the top level or a line of the current function.
     private mutating func assembleLine(_ number: Int, _ range: Range<Int>) {
         tokenize(number, range, reportErrors: true)
-        guard let first = tokens.first else { return }
+        guard let first = tokens.first else {
+            // A `func` line that does not tokenise: skip its body rather than report every line.
+            if !inFunction, !skippingBody, lexer.startsWithKeyword("func", range) { skippingBody = true }
+            return
+        }
         if case .identifier("const") = first.kind {
             // Declared in pass 1.
             if inFunction { report(number, first.column, "constants are defined at the top level, not inside a function") }

@@ -213,12 +213,9 @@ struct Lexer {
             }
             return .register(n)
         }
-        let word = text(start..<i)
-        switch word {
-        case "inf": return .float(.infinity)
-        case "nan": return .float(.nan)
-        default: return .identifier(word)
-        }
+        if startsWith("inf", at: start), i - start == 3 { return .float(.infinity) }
+        if startsWith("nan", at: start), i - start == 3 { return .float(.nan) }
+        return .identifier(text(start..<i))
     }
 
     private mutating func number() throws(LexError) -> Token.Kind {
