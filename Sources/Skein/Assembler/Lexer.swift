@@ -155,7 +155,10 @@ struct Lexer {
     private static func matches(_ word: StaticString, in bytes: [UInt8], at offset: Int, end: Int) -> Bool {
         let count = word.utf8CodeUnitCount
         guard end - offset >= count else { return false }
-        return word.withUTF8Buffer { w in (0..<count).allSatisfy { bytes[offset + $0] == w[$0] } }
+        let w = word.utf8Start
+        var k = 0
+        while k < count, bytes[offset + k] == w[k] { k += 1 }
+        return k == count
     }
 
     private mutating func next() throws(LexError) -> Token.Kind {
@@ -202,7 +205,9 @@ struct Lexer {
             return .label(text(start..<i - 1))
         }
         // Registers are most words; they are recognised without making a string.
-        if bytes[start] == UInt8(ascii: "r"), i - start > 1, (start + 1..<i).allSatisfy({ Lexer.isDigit(bytes[$0]) }) {
+        var digits = start + 1
+        while digits < i, Lexer.isDigit(bytes[digits]) { digits += 1 }
+        if bytes[start] == UInt8(ascii: "r"), i - start > 1, digits == i {
             var n = 0
             for k in start + 1..<i where n <= BinaryFormat.maxRegisters {
                 n = n * 10 + Int(bytes[k] - UInt8(ascii: "0"))
