@@ -43,11 +43,9 @@ func loadModule(_ path: String) throws -> Module {
             throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
         }
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        throw CLIError(message: "\(path): neither a Skein binary module nor UTF-8 assembly text", code: ExitCodes.invalidProgram)
-    }
     do {
-        let module = try Assembler.assemble(text, file: path)
+        // The assembler takes the bytes, so text that is not UTF-8 is reported with a position.
+        let module = try Assembler.assemble(bytes: bytes, file: path)
         try Verifier.verify(module)
         return module
     } catch let error as AssemblyError {

@@ -117,8 +117,10 @@ import Testing
         #expect(try vm.awaitExit(quitter, timeout: .seconds(10)) == .tuple([.atom("done"), .int(7)]))
         #expect(try vm.awaitExit(quitter, timeout: .seconds(10)) == .atom("noproc"))
         let silent = try vm.spawn("silent")
+        let inbox = try vm.makeMailbox()
+        let ref = try inbox.monitor(silent)
         try vm.kill(silent)
-        #expect(try vm.awaitExit(silent, timeout: .seconds(10)) == .atom("killed"))
+        #expect(try inbox.receive(timeout: .seconds(10)) == .tuple([.atom("DOWN"), ref, silent, .atom("killed")]))
     }
 
     /// A process monitoring a host mailbox sees it end with `:normal` when it is closed.

@@ -18,181 +18,340 @@ struct Token: Equatable {
         case comma, leftBrace, rightBrace, slash, equals
     }
     var kind: Kind
-    /// 1-based column.
+    /// 1-based column, counted in Unicode scalars.
     var column: Int
 }
 
-/// Splits one line of assembly into tokens.
+/// Splits lines of assembly into tokens, working on the UTF-8 bytes of the whole source.
+///
+/// The source must be valid UTF-8 (`SourceText.firstInvalidByte` checks that first), so every
+/// byte from 0x80 up belongs to a well-formed scalar. Names may contain any non-ASCII scalar
+/// that is not whitespace. Each line costs time proportional to its length, whatever it holds:
+/// nothing is converted to `Character`s and no token's text is rescanned.
 struct Lexer {
-    private let chars: [Character]
+    private let bytes: [UInt8]
     private var i = 0
+    private var end = 0
+    private var lineStart = 0
+    /// A byte offset of the current line and its column, so columns are counted in one pass.
+    private var counted = 0
+    private var countedColumn = 1
 
-    init(line: Substring) { chars = Array(line) }
+    init(bytes: [UInt8]) { self.bytes = bytes }
 
-    /// Tokenises the whole line; throws a message and a 1-based column on bad input.
-    mutating func tokens() throws(LexError) -> [Token] {
-        var out: [Token] = []
+    /// Tokenises the bytes of `line` (without its `\n`) into `out`, replacing its contents; throws
+    /// a message and a 1-based column on bad input.
+    mutating func tokenize(_ line: Range<Int>, into out: inout [Token]) throws(LexError) {
+        out.removeAll(keepingCapacity: true)
+        i = line.lowerBound
+        end = line.upperBound
+        lineStart = i
+        counted = i
+        countedColumn = 1
         while true {
             skipSpaceAndComment()
-            guard i < chars.count else { return out }
-            let column = i + 1
+            guard i < end else { return }
+            let column = column(at: i)
             out.append(Token(kind: try next(), column: column))
         }
     }
 
+    /// The 1-based column of byte `offset` of the current line, in Unicode scalars. Tokens come
+    /// left to right, so counting on from the previous answer makes a line cost one pass.
+    private mutating func column(at offset: Int) -> Int {
+        if offset < counted {
+            counted = lineStart
+            countedColumn = 1
+        }
+        while counted < offset {
+            if bytes[counted] & 0xC0 != 0x80 { countedColumn += 1 }
+            counted += 1
+        }
+        return countedColumn
+    }
+
+    private mutating func error(at offset: Int, _ message: String) -> LexError {
+        LexError(column: column(at: offset), message: message)
+    }
+
+    /// Whether the first token of `line` is the name `keyword` (not a longer name, not a label),
+    /// decided from its first bytes: pass 1 looks only at `func` and `const` lines.
+    func startsWithKeyword(_ keyword: StaticString, _ line: Range<Int>) -> Bool {
+        var k = line.lowerBound
+        while k < line.upperBound {
+            let length = whitespaceLength(at: k)
+            if length == 0 { break }
+            k += length
+        }
+        guard Lexer.matches(keyword, in: bytes, at: k, end: line.upperBound) else { return false }
+        let after = k + keyword.utf8CodeUnitCount
+        return after == line.upperBound || (!isNameChar(at: after) && bytes[after] != UInt8(ascii: ":"))
+    }
+
+    // MARK: Character classes
+
+    private static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+    private static func isASCIISpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+
+    /// The length of the whitespace at `offset` (0 if there is none); non-ASCII scalars count when
+    /// Unicode calls them whitespace.
+    private func whitespaceLength(at offset: Int) -> Int {
+        let b = bytes[offset]
+        if b < 0x80 { return Lexer.isASCIISpace(b) ? 1 : 0 }
+        let (scalar, length) = SourceText.scalar(in: bytes, at: offset)
+        return scalar.properties.isWhitespace ? length : 0
+    }
+
+    private func isNameStart(at offset: Int) -> Bool {
+        let b = bytes[offset]
+        if b < 0x80 { return Lexer.isASCIILetter(b) || b == UInt8(ascii: "_") }
+        return whitespaceLength(at: offset) == 0
+    }
+
+    private func isNameChar(at offset: Int) -> Bool {
+        let b = bytes[offset]
+        if b < 0x80 {
+            return Lexer.isASCIILetter(b) || Lexer.isDigit(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
+                || b == UInt8(ascii: "?") || b == UInt8(ascii: "!")
+        }
+        return whitespaceLength(at: offset) == 0
+    }
+
+    // MARK: Tokens
+
     private mutating func skipSpaceAndComment() {
-        while i < chars.count {
-            if chars[i] == ";" { i = chars.count; return }
-            if chars[i].isWhitespace { i += 1 } else { return }
+        while i < end {
+            if bytes[i] == UInt8(ascii: ";") { i = end; return }
+            let length = whitespaceLength(at: i)
+            if length == 0 { return }
+            i += length
         }
     }
 
-    private static func isNameStart(_ c: Character) -> Bool { c.isLetter || c == "_" }
-    private static func isNameChar(_ c: Character) -> Bool {
-        c.isLetter || c.isNumber || c == "_" || c == "." || c == "?" || c == "!"
-    }
-
+    /// The name starting at `i` (possibly empty), advancing past it.
     private mutating func name() -> String {
         let start = i
-        while i < chars.count, Lexer.isNameChar(chars[i]) { i += 1 }
-        return String(chars[start..<i])
+        skipName()
+        return text(start..<i)
+    }
+
+    private mutating func skipName() {
+        while i < end, isNameChar(at: i) { i += bytes[i] < 0x80 ? 1 : SourceText.scalar(in: bytes, at: i).length }
+    }
+
+    private func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+
+    /// `text` cut to a length fit for a message.
+    private func excerpt(_ range: Range<Int>) -> String {
+        range.count <= 40 ? text(range) : text(range.lowerBound..<range.lowerBound + 40) + "…"
+    }
+
+    private func startsWith(_ word: StaticString, at offset: Int) -> Bool {
+        Lexer.matches(word, in: bytes, at: offset, end: end)
+    }
+
+    /// Whether `bytes[offset..<end]` starts with `word`.
+    private static func matches(_ word: StaticString, in bytes: [UInt8], at offset: Int, end: Int) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard end - offset >= count else { return false }
+        let w = word.utf8Start
+        var k = 0
+        while k < count, bytes[offset + k] == w[k] { k += 1 }
+        return k == count
     }
 
     private mutating func next() throws(LexError) -> Token.Kind {
-        let c = chars[i]
+        let c = bytes[i]
         switch c {
-        case ",": i += 1; return .comma
-        case "{": i += 1; return .leftBrace
-        case "}": i += 1; return .rightBrace
-        case "/": i += 1; return .slash
-        case "=": i += 1; return .equals
-        case "\"": return .string(try stringLiteral())
-        case ":":
+        case UInt8(ascii: ","): i += 1; return .comma
+        case UInt8(ascii: "{"): i += 1; return .leftBrace
+        case UInt8(ascii: "}"): i += 1; return .rightBrace
+        case UInt8(ascii: "/"): i += 1; return .slash
+        case UInt8(ascii: "="): i += 1; return .equals
+        case UInt8(ascii: "\""): return .string(try stringLiteral())
+        case UInt8(ascii: ":"):
+            let colon = i
             i += 1
-            if i < chars.count, chars[i] == "\"" { return .atom(try stringLiteral()) }
-            guard i < chars.count, Lexer.isNameStart(chars[i]) else {
-                throw LexError(column: i, message: "expected an atom name after ':'")
-            }
+            if i < end, bytes[i] == UInt8(ascii: "\"") { return .atom(try stringLiteral()) }
+            guard i < end, isNameStart(at: i) else { throw error(at: colon, "expected an atom name after ':'") }
             return .atom(name())
-        case "@":
+        case UInt8(ascii: "@"):
+            let at = i
             i += 1
-            guard i < chars.count, Lexer.isNameStart(chars[i]) else {
-                throw LexError(column: i, message: "expected a function name after '@'")
-            }
+            guard i < end, isNameStart(at: i) else { throw error(at: at, "expected a function name after '@'") }
             return .functionRef(name())
-        case ".":
+        case UInt8(ascii: "."):
             i += 1
             return .directive(name())
         default:
-            if c.isNumber || ((c == "-" || c == "+") && i + 1 < chars.count && (chars[i + 1].isNumber || chars[i + 1] == "i")) {
+            if Lexer.isDigit(c) || ((c == UInt8(ascii: "-") || c == UInt8(ascii: "+")) && i + 1 < end
+                                    && (Lexer.isDigit(bytes[i + 1]) || bytes[i + 1] == UInt8(ascii: "i"))) {
                 return try number()
             }
-            if Lexer.isNameStart(c) {
-                let start = i
-                let word = name()
-                if i < chars.count, chars[i] == ":" {
-                    i += 1
-                    return .label(word)
-                }
-                if word.first == "r", word.count > 1, word.dropFirst().allSatisfy(\.isNumber) {
-                    guard let n = Int(word.dropFirst()), n <= 0xFFFF else {
-                        throw LexError(column: start + 1, message: "register \(word) out of range (r0…r65535)")
-                    }
-                    return .register(n)
-                }
-                switch word {
-                case "inf": return .float(.infinity)
-                case "nan": return .float(.nan)
-                default: return .identifier(word)
-                }
-            }
-            throw LexError(column: i + 1, message: "unexpected character '\(c)'")
+            if isNameStart(at: i) { return try word() }
+            let scalar = SourceText.scalar(in: bytes, at: i).scalar
+            let shown = scalar.properties.generalCategory == .control ? "U+" + String(scalar.value, radix: 16, uppercase: true) : "\(scalar)"
+            throw error(at: i, "unexpected character '\(shown)'")
         }
+    }
+
+    /// A name, a label definition (`name:`), a register (`r12`) or `inf`/`nan`.
+    private mutating func word() throws(LexError) -> Token.Kind {
+        let start = i
+        skipName()
+        if i < end, bytes[i] == UInt8(ascii: ":") {
+            i += 1
+            return .label(text(start..<i - 1))
+        }
+        // Registers are most words; they are recognised without making a string.
+        var digits = start + 1
+        while digits < i, Lexer.isDigit(bytes[digits]) { digits += 1 }
+        if bytes[start] == UInt8(ascii: "r"), i - start > 1, digits == i {
+            var n = 0
+            for k in start + 1..<i where n <= BinaryFormat.maxRegisters {
+                n = n * 10 + Int(bytes[k] - UInt8(ascii: "0"))
+            }
+            guard n < BinaryFormat.maxRegisters else {
+                throw error(at: start, "register \(excerpt(start..<i)) out of range (r0…r\(BinaryFormat.maxRegisters - 1): "
+                            + "a function has at most \(BinaryFormat.maxRegisters) registers)")
+            }
+            return .register(n)
+        }
+        if startsWith("inf", at: start), i - start == 3 { return .float(.infinity) }
+        if startsWith("nan", at: start), i - start == 3 { return .float(.nan) }
+        return .identifier(text(start..<i))
     }
 
     private mutating func number() throws(LexError) -> Token.Kind {
         let start = i
-        var text = ""
-        if chars[i] == "-" || chars[i] == "+" { text.append(chars[i]); i += 1 }
-        if chars[i...].starts(with: "inf") {
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { i += 1 }
+        if startsWith("inf", at: i) {
             i += 3
-            return .float(text == "-" ? -.infinity : .infinity)
+            return .float(negative ? -.infinity : .infinity)
         }
-        var isFloat = false
-        if chars[i...].starts(with: "0x") || chars[i...].starts(with: "0X") {
+        if startsWith("0x", at: i) || startsWith("0X", at: i) {
             i += 2
-            var digits = ""
-            while i < chars.count, chars[i].isHexDigit || chars[i] == "_" {
-                if chars[i] != "_" { digits.append(chars[i]) }
-                i += 1
-            }
-            guard let magnitude = UInt64(digits, radix: 16) else {
-                throw LexError(column: start + 1, message: "malformed hexadecimal number")
-            }
-            let value: Int64? = text == "-" ? (magnitude <= UInt64(Int64.max) + 1 ? Int64(bitPattern: 0 &- magnitude) : nil)
-                                            : (magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil)
-            guard let value else { throw LexError(column: start + 1, message: "integer does not fit in 64 bits") }
-            return .integer(value)
+            return try hexadecimal(start: start, negative: negative)
         }
-        while i < chars.count {
-            let c = chars[i]
-            if c.isNumber { text.append(c) } else if c == "_" {
-            } else if c == "." || c == "e" || c == "E" {
+        let digits = i
+        var isFloat = false
+        while i < end {
+            let c = bytes[i]
+            if Lexer.isDigit(c) || c == UInt8(ascii: "_") {
+            } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
                 isFloat = true
-                text.append(c)
-                if (c == "e" || c == "E"), i + 1 < chars.count, chars[i + 1] == "-" || chars[i + 1] == "+" {
-                    i += 1
-                    text.append(chars[i])
-                }
-            } else { break }
+                if c != UInt8(ascii: "."), i + 1 < end, bytes[i + 1] == UInt8(ascii: "-") || bytes[i + 1] == UInt8(ascii: "+") { i += 1 }
+            } else {
+                break
+            }
             i += 1
         }
+        guard i > digits else { throw error(at: start, "malformed number '\(excerpt(start..<i))'") }
         if isFloat {
-            guard let d = Double(text) else { throw LexError(column: start + 1, message: "malformed number '\(text)'") }
+            let text = String(decoding: bytes[start..<i].lazy.filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
+            guard let d = Double(text) else { throw error(at: start, "malformed number '\(excerpt(start..<i))'") }
             return .float(d)
         }
-        guard let n = Int64(text) else {
-            throw LexError(column: start + 1, message: "integer '\(text)' does not fit in 64 bits")
+        var magnitude: UInt64 = 0
+        var fits = true
+        for k in digits..<i where bytes[k] != UInt8(ascii: "_") && fits {
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[k] - UInt8(ascii: "0")))
+            magnitude = sum
+            fits = !o1 && !o2
         }
-        return .integer(n)
+        guard fits, let value = Lexer.signed(magnitude, negative: negative) else {
+            throw error(at: start, "integer '\(excerpt(start..<i))' does not fit in 64 bits")
+        }
+        return .integer(value)
+    }
+
+    private mutating func hexadecimal(start: Int, negative: Bool) throws(LexError) -> Token.Kind {
+        var magnitude: UInt64 = 0
+        var digitCount = 0
+        var fits = true
+        while i < end {
+            let c = bytes[i]
+            let digit: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+            case UInt8(ascii: "_"): i += 1; continue
+            default: digit = 0xFF
+            }
+            if digit == 0xFF { break }
+            fits = fits && magnitude >> 60 == 0
+            magnitude = magnitude << 4 | UInt64(digit)
+            digitCount += 1
+            i += 1
+        }
+        guard digitCount > 0 else { throw error(at: start, "malformed hexadecimal number") }
+        guard fits, let value = Lexer.signed(magnitude, negative: negative) else {
+            throw error(at: start, "integer '\(excerpt(start..<i))' does not fit in 64 bits")
+        }
+        return .integer(value)
+    }
+
+    /// `magnitude` with its sign, if it fits in an `Int64`.
+    private static func signed(_ magnitude: UInt64, negative: Bool) -> Int64? {
+        if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(bitPattern: 0 &- magnitude) : nil }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     private mutating func stringLiteral() throws(LexError) -> String {
         let start = i
         i += 1
-        var s = ""
-        while i < chars.count {
-            let c = chars[i]
-            i += 1
-            switch c {
-            case "\"": return s
-            case "\\":
-                guard i < chars.count else { break }
-                let e = chars[i]
+        var s: [UInt8] = []
+        while i < end {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
                 i += 1
-                switch e {
-                case "n": s.append("\n")
-                case "t": s.append("\t")
-                case "r": s.append("\r")
-                case "0": s.append("\0")
-                case "\\": s.append("\\")
-                case "\"": s.append("\"")
-                case "u":
-                    guard i < chars.count, chars[i] == "{", let close = chars[i...].firstIndex(of: "}"),
-                          let code = UInt32(String(chars[(i + 1)..<close]), radix: 16),
-                          let scalar = Unicode.Scalar(code) else {
-                        throw LexError(column: i, message: "malformed \\u{…} escape")
-                    }
-                    s.unicodeScalars.append(scalar)
-                    i = close + 1
-                default:
-                    throw LexError(column: i - 1, message: "unknown escape '\\\(e)' (use \\n \\t \\r \\0 \\\\ \\\" or \\u{…})")
-                }
-            default:
+                return String(decoding: s, as: UTF8.self)
+            }
+            guard c == UInt8(ascii: "\\") else {
                 s.append(c)
+                i += 1
+                continue
+            }
+            let backslash = i
+            i += 1
+            guard i < end else { break }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "n"): s.append(0x0A)
+            case UInt8(ascii: "t"): s.append(0x09)
+            case UInt8(ascii: "r"): s.append(0x0D)
+            case UInt8(ascii: "0"): s.append(0)
+            case UInt8(ascii: "\\"): s.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\""): s.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "u"):
+                guard let scalar = unicodeEscape() else { throw error(at: backslash, "malformed \\u{…} escape") }
+                s.append(contentsOf: String(scalar).utf8)
+            default:
+                let shown = SourceText.scalar(in: bytes, at: i - 1).scalar
+                throw error(at: backslash, "unknown escape '\\\(shown)' (use \\n \\t \\r \\0 \\\\ \\\" or \\u{…})")
             }
         }
-        throw LexError(column: start + 1, message: "unterminated string")
+        throw error(at: start, "unterminated string")
+    }
+
+    /// The scalar of `{hex}` after `\u`, advancing past the `}`.
+    private mutating func unicodeEscape() -> Unicode.Scalar? {
+        guard i < end, bytes[i] == UInt8(ascii: "{") else { return nil }
+        var code: UInt32 = 0
+        var k = i + 1
+        while k < end, k - i <= 8, bytes[k] != UInt8(ascii: "}") {
+            guard let digit = Int(String(UnicodeScalar(bytes[k])), radix: 16) else { return nil }
+            code = code << 4 | UInt32(digit)
+            k += 1
+        }
+        guard k < end, bytes[k] == UInt8(ascii: "}"), k > i + 1, let scalar = Unicode.Scalar(code) else { return nil }
+        i = k + 1
+        return scalar
     }
 }
 

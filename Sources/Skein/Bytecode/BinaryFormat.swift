@@ -26,8 +26,12 @@ public enum BinaryFormat {
     public static let version: UInt16 = 1
     /// Size of the fixed header.
     public static let headerSize = 16
-    /// Deepest tuple nesting accepted in a constant (a hostile file cannot recurse without bound).
+    /// Deepest tuple nesting accepted in a constant (a hostile file cannot recurse without bound):
+    /// `{{}}` nests 2 deep. The decoder, the verifier and the assembler all enforce this one limit.
     public static let maxConstantDepth = 64
+    /// Most registers a function can have: the register count is stored in a u16, so the highest
+    /// register is r65534.
+    public static let maxRegisters = Int(UInt16.max)
 
     // MARK: Writing
 

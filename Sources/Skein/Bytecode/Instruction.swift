@@ -87,7 +87,7 @@ public struct OperandSpec: Sendable {
 
 extension Instruction {
     /// Encodes `opcode` with operand values in the order of `opcode.operands`.
-    public static func encode(_ opcode: Opcode, _ values: [Int]) -> Instruction {
+    public static func encode<Values: Collection<Int>>(_ opcode: Opcode, _ values: Values) -> Instruction {
         precondition(values.count == opcode.operands.count, "operand count of \(opcode)")
         var word = UInt64(opcode.rawValue)
         var extra: UInt64? = opcode.wordCount == 2 ? 0 : nil

@@ -49,7 +49,12 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case bnot
 
     /// The canonical mnemonic, as the disassembler prints it.
-    public var mnemonic: String {
+    public var mnemonic: String { Opcode.mnemonicTable[Int(rawValue)] }
+
+    /// `mnemonic` of every opcode, by raw value (`String(describing:)` goes through reflection).
+    private static let mnemonicTable: [String] = allCases.map(\.spelledMnemonic)
+
+    private var spelledMnemonic: String {
         switch self {
         case .self: "self"
         case .try: "try"
@@ -93,7 +98,13 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     }
 
     /// Operands in the order they are written in assembly.
-    public var operands: [OperandSpec] {
+    public var operands: [OperandSpec] { Opcode.operandTable[Int(rawValue)] }
+
+    /// `operands` of every opcode, by raw value: computed once, so that the assembler and the
+    /// verifier, which ask for every instruction, do not build an array each time.
+    private static let operandTable: [[OperandSpec]] = allCases.map(\.operandsByShape)
+
+    private var operandsByShape: [OperandSpec] {
         func op(_ kind: OperandKind, _ field: OperandField) -> OperandSpec { OperandSpec(kind: kind, field: field) }
         let rA = op(.register, .a), rB = op(.register, .b), rC = op(.register, .c)
         switch self {

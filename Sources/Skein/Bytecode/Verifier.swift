@@ -7,11 +7,13 @@
 public enum Verifier {
     /// Largest linked program, in code words (jump targets are 24-bit).
     public static let maxProgramWords = 1 << 24
+    /// Most functions in a module (function operands are 16-bit).
+    public static let maxFunctions = 1 << 16
 
     /// Throws the first problem found, naming the function and instruction.
     public static func verify(_ module: Module) throws(LoadError) {
-        guard module.functions.count <= 1 << 16 else {
-            throw LoadError("module", "\(module.functions.count) functions; at most 65536 are allowed")
+        guard module.functions.count <= maxFunctions else {
+            throw LoadError("module", "\(module.functions.count) functions; at most \(maxFunctions) are allowed")
         }
         var names = Set<String>()
         for f in module.functions where !names.insert(f.name).inserted {
@@ -23,7 +25,7 @@ public enum Verifier {
         guard module.functions[main].arity == 0 else {
             throw LoadError("function main", "main must take no arguments, not \(module.functions[main].arity)")
         }
-        for (i, c) in module.constants.enumerated() { try verifyConstant(c, index: i, module: module) }
+        for (i, c) in module.constants.enumerated() { try verifyConstant(c, index: i, depth: 0, module: module) }
         var total = 0
         for f in module.functions {
             try verifyFunction(f, module: module)
@@ -34,14 +36,19 @@ public enum Verifier {
         }
     }
 
-    private static func verifyConstant(_ c: Constant, index: Int, module: Module) throws(LoadError) {
+    /// Checks constant `index` (or a tuple element of it `depth` levels down): indices in range and
+    /// nesting within the format's limit, which a module built in memory may not respect.
+    private static func verifyConstant(_ c: Constant, index: Int, depth: Int, module: Module) throws(LoadError) {
         switch c {
         case .atom(let a) where Int(a) >= module.atoms.count:
             throw LoadError("constant \(index)", "atom index \(a) out of range (the module has \(module.atoms.count) atoms)")
         case .function(let f) where Int(f) >= module.functions.count:
             throw LoadError("constant \(index)", "function index \(f) out of range (the module has \(module.functions.count) functions)")
         case .tuple(let elements):
-            for e in elements { try verifyConstant(e, index: index, module: module) }
+            guard depth < BinaryFormat.maxConstantDepth else {
+                throw LoadError("constant \(index)", "nests tuples deeper than \(BinaryFormat.maxConstantDepth) levels")
+            }
+            for e in elements { try verifyConstant(e, index: index, depth: depth + 1, module: module) }
         default:
             break
         }
@@ -49,6 +56,9 @@ public enum Verifier {
 
     private static func verifyFunction(_ f: FunctionDefinition, module: Module) throws(LoadError) {
         let name = "\(f.name)/\(f.arity)"
+        guard f.registerCount <= BinaryFormat.maxRegisters else {
+            throw LoadError("function \(name)", "\(f.registerCount) registers; at most \(BinaryFormat.maxRegisters) are allowed")
+        }
         guard f.arity <= f.registerCount else {
             throw LoadError("function \(name)", "arity \(f.arity) exceeds its \(f.registerCount) registers")
         }
@@ -74,32 +84,34 @@ public enum Verifier {
         pc = 0
         while pc < f.code.count {
             let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
-            let where_ = "function \(name), word \(pc) (\(opcode.mnemonic))"
+            // Built only for an error: formatting it for every instruction was most of the
+            // verifier's time on large modules.
+            func where_() -> String { "function \(name), word \(pc) (\(opcode.mnemonic))" }
             let instruction = Instruction(word: f.code[pc], extra: opcode.wordCount == 2 ? f.code[pc + 1] : nil)
             guard instruction.word & Instruction.unusedBits(opcode) == 0 else {
-                throw LoadError(where_, "unused operand bits are set")
+                throw LoadError(where_(), "unused operand bits are set")
             }
             if let extra = instruction.extra, extra >> 32 != 0 {
-                throw LoadError(where_, "unused bits of the extension word are set")
+                throw LoadError(where_(), "unused bits of the extension word are set")
             }
             let values = instruction.operandValues(opcode)
             for (spec, value) in zip(opcode.operands, values) {
                 switch spec.kind {
                 case .register:
                     guard value < f.registerCount else {
-                        throw LoadError(where_, "register r\(value) out of range (the function has \(f.registerCount) registers)")
+                        throw LoadError(where_(), "register r\(value) out of range (the function has \(f.registerCount) registers)")
                     }
                 case .constant:
                     guard value < module.constants.count else {
-                        throw LoadError(where_, "constant index \(value) out of range (the pool has \(module.constants.count))")
+                        throw LoadError(where_(), "constant index \(value) out of range (the pool has \(module.constants.count))")
                     }
                 case .function:
                     guard value < module.functions.count else {
-                        throw LoadError(where_, "function index \(value) out of range (the module has \(module.functions.count))")
+                        throw LoadError(where_(), "function index \(value) out of range (the module has \(module.functions.count))")
                     }
                 case .label:
                     guard value < f.code.count, isStart[value] else {
-                        throw LoadError(where_, "jump target \(value) is not the start of an instruction in this function")
+                        throw LoadError(where_(), "jump target \(value) is not the start of an instruction in this function")
                     }
                 case .immediate, .count:
                     break
@@ -107,10 +119,10 @@ public enum Verifier {
             }
             if opcode == .io {
                 guard case .atom(let a) = module.constants[values[1]], let arity = IOOperations.arities[module.atoms[Int(a)]] else {
-                    throw LoadError(where_, "unknown IO operation; known: " + IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", "))
+                    throw LoadError(where_(), "unknown IO operation; known: " + IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", "))
                 }
                 guard arity == values[3] else {
-                    throw LoadError(where_, "IO operation :\(module.atoms[Int(a)]) takes \(arity) arguments, not \(values[3])")
+                    throw LoadError(where_(), "IO operation :\(module.atoms[Int(a)]) takes \(arity) arguments, not \(values[3])")
                 }
             }
             if let run = opcode.registerRun {
@@ -123,7 +135,7 @@ public enum Verifier {
                     count = callee.arity
                 }
                 guard start + count <= f.registerCount || count == 0 else {
-                    throw LoadError(where_, "registers r\(start)…r\(start + count - 1) run past the function's \(f.registerCount) registers")
+                    throw LoadError(where_(), "registers r\(start)…r\(start + count - 1) run past the function's \(f.registerCount) registers")
                 }
             }
             pc += opcode.wordCount

@@ -1,0 +1,321 @@
+extension OperandKind {
+    /// Whether an operand of this kind is written as a value (an immediate or a constant).
+    fileprivate var takesValue: Bool { self == .immediate || self == .constant }
+}
+
+/// The operands of an instruction: parsing them, picking the instruction form they fit and
+/// pooling the constants they name.
+///
+/// A value is accepted wherever one form of the instruction takes an immediate or a constant,
+/// whatever its size: the assembler uses the immediate form when the value fits, the constant
+/// form (`jeqk`) when there is one, and otherwise the register form with the value loaded into a
+/// scratch register first (`loadi`/`loadk` just before the instruction, on the same source line).
+extension Assembler {
+    /// One instruction ready to be emitted.
+    struct Encoding {
+        var opcode: Opcode
+        /// Operand values in `opcode.operands` order (labels and the scratch register are 0 until
+        /// the function ends).
+        var values = OperandValues()
+        /// The label operands (`recvwait` with a timeout has two), with their columns.
+        var labels: [(field: OperandField, name: String, column: Int)] = []
+        /// The operand that names the scratch register, and the value to load into it first.
+        var scratch: (operand: Int, field: OperandField, value: Literal)?
+    }
+
+    /// The values of an instruction's operands (at most four), kept inline: the assembler builds
+    /// one for every form it tries, and an array each time was a good part of its time.
+    struct OperandValues: RandomAccessCollection {
+        private var storage: (Int, Int, Int, Int) = (0, 0, 0, 0)
+        private(set) var endIndex = 0
+        var startIndex: Int { 0 }
+
+        subscript(index: Int) -> Int {
+            switch index {
+            case 0: storage.0
+            case 1: storage.1
+            case 2: storage.2
+            default: storage.3
+            }
+        }
+
+        mutating func append(_ value: Int) {
+            switch endIndex {
+            case 0: storage.0 = value
+            case 1: storage.1 = value
+            case 2: storage.2 = value
+            case 3: storage.3 = value
+            default: fatalError("an instruction has at most four operands")
+            }
+            endIndex += 1
+        }
+    }
+
+    /// Instruction forms by the name they are written with (canonical mnemonic or family),
+    /// immediate forms first so the compact encoding wins when the value fits.
+    private static let forms: [String: [Opcode]] = {
+        var table: [String: [Opcode]] = [:]
+        for opcode in Opcode.allCases {
+            table[opcode.mnemonic, default: []].append(opcode)
+            if opcode.family != opcode.mnemonic { table[opcode.family, default: []].append(opcode) }
+        }
+        func hasImmediate(_ opcode: Opcode) -> Bool { opcode.operands.contains { $0.kind == .immediate } }
+        return table.mapValues { forms in forms.filter(hasImmediate) + forms.filter { !hasImmediate($0) } }
+    }()
+
+    // MARK: Parsing
+
+    /// The operands in `tokens[start...]`, separated by commas.
+    mutating func parseOperands(from start: Int, line: Int) -> [(operand: Operand, column: Int)]? {
+        var out: [(operand: Operand, column: Int)] = []
+        var p = start
+        while p < tokens.count {
+            let column = tokens[p].column
+            switch tokens[p].kind {
+            case .register(let r):
+                out.append((.register(r), column))
+                p += 1
+            case .identifier(let name) where name != "nil" && name != "true" && name != "false":
+                out.append((.name(name), column))
+                p += 1
+            default:
+                guard let (literal, _) = parseLiteral(&p, line: line, level: 0) else { return nil }
+                out.append((.literal(literal), column))
+            }
+            if p < tokens.count {
+                guard tokens[p].kind == .comma else {
+                    report(line, tokens[p].column, "expected ',' between operands")
+                    return nil
+                }
+                p += 1
+                if p == tokens.count { report(line, tokens[p - 1].column, "operand missing after ','"); return nil }
+            }
+        }
+        return out
+    }
+
+    /// Parses one literal at `tokens[p]` inside `level` enclosing tuples, advancing `p`; returns it
+    /// with its own nesting depth. Nesting beyond `BinaryFormat.maxConstantDepth` is an error at
+    /// the `{` (or constant name) that crosses it, so the recursion is bounded by the limit too.
+    mutating func parseLiteral(_ p: inout Int, line: Int, level: Int) -> (Literal, depth: Int)? {
+        guard p < tokens.count else { report(line, tokens.last?.column ?? 1, "expected a value"); return nil }
+        let token = tokens[p]
+        p += 1
+        let limit = BinaryFormat.maxConstantDepth
+        switch token.kind {
+        case .integer(let n): return (.int(n), 0)
+        case .float(let d): return (.float(d), 0)
+        case .string(let s): return (.string(s), 0)
+        case .atom(let a): return (.atom(a), 0)
+        case .functionRef(let f): return (.function(f), 0)
+        case .identifier("nil"): return (.nil, 0)
+        case .identifier("true"): return (.bool(true), 0)
+        case .identifier("false"): return (.bool(false), 0)
+        case .identifier(let name):
+            guard let named = constantsByName[name] else {
+                report(line, token.column, "unknown constant '\(name)'")
+                return nil
+            }
+            guard level + named.depth <= limit else {
+                report(line, token.column, "tuples nest deeper than \(limit) levels here (\(name) adds \(named.depth)); "
+                       + "\(limit) is the binary format's limit")
+                return nil
+            }
+            return (named.literal, named.depth)
+        case .leftBrace:
+            guard level < limit else {
+                report(line, token.column, "tuples nest deeper than \(limit) levels; \(limit) is the binary format's limit")
+                return nil
+            }
+            var elements: [Literal] = []
+            var depth = 1
+            if p < tokens.count, tokens[p].kind == .rightBrace { p += 1; return (.tuple([]), 1) }
+            while true {
+                guard let (element, elementDepth) = parseLiteral(&p, line: line, level: level + 1) else { return nil }
+                elements.append(element)
+                depth = max(depth, elementDepth + 1)
+                guard p < tokens.count else { report(line, token.column, "unclosed '{'"); return nil }
+                if tokens[p].kind == .rightBrace { p += 1; return (.tuple(elements), depth) }
+                guard tokens[p].kind == .comma else { report(line, tokens[p].column, "expected ',' or '}' in a tuple"); return nil }
+                p += 1
+            }
+        default:
+            report(line, token.column, "expected a value (number, string, :atom, nil, true, false, @function or {tuple})")
+            return nil
+        }
+    }
+
+    // MARK: Choosing the form
+
+    /// Picks the instruction form that fits the operands and encodes their values; a value too
+    /// large for every form that takes one goes through the scratch register.
+    mutating func select(_ mnemonic: String, _ written: [(operand: Operand, column: Int)], line: Int, column: Int) -> Encoding? {
+        guard let candidates = Assembler.forms[mnemonic] else {
+            report(line, column, "unknown instruction '\(mnemonic)'")
+            return nil
+        }
+        var written = written
+        // `call rD, F` / `spawn rD, F` / `tailcall F` for a function without arguments.
+        let first = candidates[0]
+        if first == .call || first == .spawn || first == .tailcall, written.count == first.operands.count - 1 {
+            written.append((.register(0), written.last?.column ?? column))
+        }
+        for opcode in candidates where opcode.operands.count == written.count {
+            if let encoding = encode(opcode, written) { return check(encoding, written, line: line) }
+        }
+        // Positions where some form takes a value: there a register form may take one through
+        // the scratch register.
+        for opcode in candidates where opcode.operands.count == written.count {
+            for (k, spec) in opcode.operands.enumerated() where spec.kind == .register {
+                guard candidates.contains(where: { $0.operands.count == written.count && $0.operands[k].kind.takesValue }),
+                      let value = literal(written[k].operand), Assembler.registerForm(opcode, accepts: value) else { continue }
+                var replaced = written
+                replaced[k].operand = .register(0)
+                if var encoding = encode(opcode, replaced) {
+                    encoding.scratch = (k, spec.field, value)
+                    return check(encoding, written, line: line)
+                }
+            }
+        }
+        let forms = candidates.map { op in "\(mnemonic) " + op.operands.map(describe).joined(separator: ", ") }
+        report(line, column, "operands do not fit \(mnemonic); expected " + forms.joined(separator: " or "))
+        return nil
+    }
+
+    /// Whether the register form `opcode` may take `value` through the scratch register: any
+    /// value for comparisons (the order is total), numbers for arithmetic, integers for the rest
+    /// (indices, timeouts), so that an operand that can only fail at run time is an error here.
+    private static func registerForm(_ opcode: Opcode, accepts value: Literal) -> Bool {
+        switch (opcode, value) {
+        case (.jeq, _), (.jne, _), (.jlt, _), (.jle, _), (.jgt, _), (.jge, _): true
+        case (.add, .float), (.sub, .float), (.mul, .float), (.div, .float), (.rem, .float): true
+        case (_, .int): true
+        default: false
+        }
+    }
+
+    /// `operand` as a value: a literal, or the value of a named constant.
+    private func literal(_ operand: Operand) -> Literal? {
+        switch operand {
+        case .literal(let value): value
+        case .name(let name): constantsByName[name]?.literal
+        case .register: nil
+        }
+    }
+
+    /// Encodes `operands` for `opcode`, or `nil` if one does not fit.
+    private mutating func encode(_ opcode: Opcode, _ operands: [(operand: Operand, column: Int)]) -> Encoding? {
+        var encoding = Encoding(opcode: opcode)
+        for (spec, (operand, column)) in zip(opcode.operands, operands) {
+            guard let value = operandValue(spec, operand) else { return nil }
+            if spec.kind == .label, case .name(let label) = operand { encoding.labels.append((spec.field, label, column)) }
+            encoding.values.append(value)
+        }
+        return encoding
+    }
+
+    /// The checks of the verifier that depend on more than one operand, reported here with a
+    /// position: a run of argument registers must end within the function's registers, and an
+    /// `io` instruction must name a known operation with its number of arguments.
+    private mutating func check(_ encoding: Encoding, _ written: [(operand: Operand, column: Int)], line: Int) -> Encoding? {
+        let values = encoding.values
+        if let run = encoding.opcode.registerRun {
+            let count = run.count.map { values[$0] } ?? calleeArity(encoding.opcode, values)
+            let last = values[run.start] + count - 1
+            guard count == 0 || last < BinaryFormat.maxRegisters else {
+                report(line, written[run.start].column, "registers r\(values[run.start])…r\(last) run past "
+                       + "r\(BinaryFormat.maxRegisters - 1), the last register a function can have")
+                return nil
+            }
+        }
+        guard encoding.opcode == .io else { return encoding }
+        let known = IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", ")
+        guard case .atom(let a) = constants[values[1]], let arity = IOOperations.arities[atoms[Int(a)]] else {
+            report(line, written[1].column, "unknown IO operation; known: \(known)")
+            return nil
+        }
+        guard arity == values[3] else {
+            report(line, written[3].column, "IO operation :\(atoms[Int(a)]) takes \(arity) arguments, not \(values[3])")
+            return nil
+        }
+        return encoding
+    }
+
+    /// The arity of the function a call instruction names (0 for other instructions).
+    func calleeArity(_ opcode: Opcode, _ values: OperandValues) -> Int {
+        guard let f = opcode.operands.firstIndex(where: { $0.kind == .function }) else { return 0 }
+        return functionArities.indices.contains(values[f]) ? functionArities[values[f]] : 0
+    }
+
+    private func describe(_ spec: OperandSpec) -> String {
+        switch spec.kind {
+        case .register: "register"
+        case .immediate: "integer"
+        case .constant: "value"
+        case .function: "function"
+        case .count: "count"
+        case .label: "label"
+        }
+    }
+
+    /// The encoded value of `operand` for `spec`, or `nil` if it does not fit.
+    private mutating func operandValue(_ spec: OperandSpec, _ operand: Operand) -> Int? {
+        let bits = Int(spec.field.layout.bits)
+        switch (spec.kind, operand) {
+        case (.register, .register(let r)):
+            return r
+        case (.immediate, _):
+            guard case .int(let n)? = literal(operand) else { return nil }
+            let limit = Int64(1) << (bits - 1)
+            return n >= -limit && n < limit ? Int(n) : nil
+        case (.count, _):
+            guard case .int(let n)? = literal(operand), n >= 0, n < Int64(1) << bits else { return nil }
+            return Int(n)
+        case (.function, .name(let f)), (.function, .literal(.function(let f))):
+            return functionIndex[f]
+        case (.label, .name):
+            return 0  // resolved when the function ends
+        case (.constant, .literal), (.constant, .name):
+            guard let value = literal(operand), let index = pool(value), index < 1 << bits else { return nil }
+            return index
+        default:
+            return nil
+        }
+    }
+
+    // MARK: The constant pool
+
+    /// The constant pool index of `literal`, adding it (and its atoms) on first use.
+    private mutating func pool(_ literal: Literal) -> Int? {
+        guard let constant = resolve(literal) else { return nil }
+        if let index = constantIndex[constant] { return index }
+        constants.append(constant)
+        constantIndex[constant] = constants.count - 1
+        return constants.count - 1
+    }
+
+    private mutating func resolve(_ literal: Literal) -> Constant? {
+        switch literal {
+        case .nil: return .nil
+        case .bool(let b): return .bool(b)
+        case .int(let n): return .int(n)
+        case .float(let d): return .float(bitPattern: d.bitPattern)
+        case .string(let s): return .string(s)
+        case .atom(let name):
+            if let index = atomIndex[name] { return .atom(UInt32(index)) }
+            atoms.append(name)
+            atomIndex[name] = atoms.count - 1
+            return .atom(UInt32(atoms.count - 1))
+        case .function(let f):
+            guard let index = functionIndex[f] else { return nil }
+            return .function(UInt32(index))
+        case .tuple(let elements):
+            var out: [Constant] = []
+            for e in elements {
+                guard let c = resolve(e) else { return nil }
+                out.append(c)
+            }
+            return .tuple(out)
+        }
+    }
+}
