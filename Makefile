@@ -4,14 +4,25 @@
 #   make test       every test suite         make test-tsan the concurrency suites under TSan
 #   make bench      release build, then the benchmark suite beside the peers (bench/run)
 #   make clean      remove the build folders and benchmark output
+#   make fuzz       build the libFuzzer targets (Fuzz/, a package of its own, so the normal build
+#                   never needs the fuzzer runtime) and run each for FUZZ_SECONDS (600)
+#   make fuzz-loader, fuzz-assembler, fuzz-run   one target for FUZZ_SECONDS
+#   make fuzz-ci    each target for FUZZ_CI_SECONDS (45): what CI runs
+#   Any crash, hang or out-of-memory input fails the target; Fuzz/run says where it was saved.
+#   FUZZ_OPTIONS passes libFuzzer options, e.g. FUZZ_OPTIONS='-fork=2 -ignore_crashes=1'.
+#   docs/security.md says what each target checks.
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= vm-examples/hello.ska
 # Test suites run under ThreadSanitizer (a regular expression over suite and test names).
 TSAN_FILTER ?= Concurrency|ProcessTests|HostFunction|FaultTolerance|HostMailbox
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 45
+FUZZ_OPTIONS ?=
+FUZZ_TARGETS := loader assembler run
 
-.PHONY: run build release test test-tsan check-leaks bench clean deps
+.PHONY: run build release test test-tsan check-leaks bench clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
 
 # The one libuv check every build goes through: libuv comes from Debian's libuv1-dev, installed
 # only when pkg-config cannot find it (with sudo unless already root).
@@ -44,7 +55,7 @@ bench: release
 	bench/run
 
 clean:
-	rm -rf .build .build-tsan bench/out
+	rm -rf .build .build-tsan bench/out Fuzz/.build
 
 # Every example with an expected output, run by a vm built with AddressSanitizer and
 # LeakSanitizer: memory errors or leaks (IO handles, processes, messages) fail the run. Leaks are
@@ -61,3 +72,19 @@ check-leaks: deps
 		if [ $$code != $$expected ] || grep -q Sanitizer .build-asan/stderr.txt; then \
 			echo "FAIL $$f (exit $$code)"; cat .build-asan/stderr.txt; fail=1; fi; \
 	done; exit $$fail
+
+# Coverage and AddressSanitizer come from `-Xswiftc -sanitize=fuzzer,address`: SwiftPM's
+# `--sanitize=fuzzer --sanitize=address` passes two -sanitize flags and swiftc keeps only the
+# last, which loses the coverage. `--sanitize=fuzzer` is still given, for libFuzzer's main.
+# `-enable-testing` lets the targets re-sign mutated modules with Skein's own CRC-32.
+fuzz-build: deps
+	cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+
+$(FUZZ_TARGETS:%=fuzz-%): fuzz-build
+	Fuzz/run $(@:fuzz-%=%) $(FUZZ_SECONDS) $(FUZZ_OPTIONS)
+
+fuzz: fuzz-build
+	@fail=0; for t in $(FUZZ_TARGETS); do Fuzz/run $$t $(FUZZ_SECONDS) $(FUZZ_OPTIONS) || fail=1; done; exit $$fail
+
+fuzz-ci: fuzz-build
+	@fail=0; for t in $(FUZZ_TARGETS); do Fuzz/run $$t $(FUZZ_CI_SECONDS) $(FUZZ_OPTIONS) || fail=1; done; exit $$fail
