@@ -242,6 +242,43 @@ import Testing
         #expect(r.errors.contains("heap limit reached"))
     }
 
+    /// `maxheap` lowers one process's limit: it fails where the VM's limit would let it go on.
+    @Test func aProcessCanLowerItsOwnHeapLimit() throws {
+        let r = try runProgram("""
+        func grow/1                ; keeps 1,000 strings of 1 KiB
+            maxheap r0
+            array  r1, r2, 0
+            load   r3, 0
+            load   r4, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            concat r4, r4, r4
+            concat r4, r4, r4
+            concat r4, r4, r4
+            concat r4, r4, r4
+        loop:
+            concat r5, r4, r4
+            push   r1, r5
+            add    r3, r3, 1
+            jlt    r3, 1000, loop
+            ret    r3
+        end
+        func main/0
+            load   r0, 65536
+            spawnmon r1, grow, r0      ; 64 KiB: too little
+            load   r2, nil
+            spawnmon r3, grow, r2      ; the VM's limit: enough
+            recv   r4
+            recv   r5
+            get    r6, r4, 3
+            get    r7, r5, 3
+            print  r6
+            print  r7
+            ret    r7
+        end
+        """, maxHeapBytes: 64 << 20)
+        let lines = r.output.split(separator: "\n").map(String.init).sorted()
+        #expect(lines.count == 2 && lines[0] == ":normal" && lines[1].contains(":heap_limit"), "\(r.output)")
+    }
+
     /// A process flooded with messages it does not take (here it sleeps) ends with
     /// `mailbox_limit` once its queue passes the limit, instead of growing without bound.
     @Test(arguments: workerCounts)

@@ -47,6 +47,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case band, bor, bxor, shl, shr, ushr
     case bandi, bori, bxori, shli, shri, ushri
     case bnot
+    // Process flags
+    case maxheap
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String { Opcode.mnemonicTable[Int(rawValue)] }
@@ -112,7 +114,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .move, .neg, .not, .tofloat, .toint, .typeof, .tostr, .len, .push, .pop, .send, .recvtag,
              .monitor, .exitto, .unregister, .whereis:
             return [rA, rB]
-        case .link, .unlink, .demonitor, .trapexit, .exit: return [rA]
+        case .link, .unlink, .demonitor, .trapexit, .exit, .maxheap: return [rA]
         case .register: return [rA, rB, rC]
         case .try, .peek: return [rA, op(.label, .t)]
         case .recvwait: return [op(.label, .t)]

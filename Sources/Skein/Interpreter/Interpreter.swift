@@ -211,6 +211,8 @@ struct Interpreter<Host: SliceHost> {
                         if let outcome = try sleep(word, at: pc - 1) { return outcome }
                     case .link, .unlink, .monitor, .demonitor, .trapexit, .exitto:
                         try processSignal(word)
+                    case .maxheap:
+                        try setHeapLimit(Value(raw: regs[word.fieldA]))
                     case .exit:
                         return save(pc, exit(reason: Value(raw: regs[word.fieldA])))
                     case .register, .unregister, .whereis:

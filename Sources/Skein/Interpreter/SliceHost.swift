@@ -16,6 +16,9 @@ protocol SliceHost {
     /// The printed form of values (`print`, `tostr`, error reports).
     var printer: Printer { get }
 
+    /// The VM's heap limit per process, in words (a process may only lower its own).
+    var heapLimitWords: Int { get }
+
     /// Writes program output (one whole line per call).
     func writeOutput(_ text: String)
 

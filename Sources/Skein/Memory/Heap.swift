@@ -26,8 +26,8 @@ struct Heap {
     private var targetWords: Int
     /// Number of collections run so far.
     private(set) var collections = 0
-    /// Most live words the heap may hold.
-    let limitWords: Int
+    /// Most live words the heap may hold (a process may lower it: `maxheap`).
+    var limitWords: Int
 
     /// Words a heap starts with on its first allocation.
     static let initialWords = 64

@@ -29,6 +29,7 @@ struct WorkerHost: SliceHost {
 
     var atoms: AtomTable { runtime.atoms }
     var printer: Printer { runtime.printer }
+    var heapLimitWords: Int { runtime.heapLimitWords }
 
     func writeOutput(_ text: String) { runtime.output.write(text) }
 

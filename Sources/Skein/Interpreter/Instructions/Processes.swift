@@ -75,6 +75,21 @@ extension Interpreter {
         }
     }
 
+    /// `maxheap rBytes`: this process's heap limit, in bytes (BEAM's `process_flag(max_heap_size)`),
+    /// at most the VM's (`--max-heap`, which is also what `nil` restores). A limit below what
+    /// the process already holds ends it at its next collection.
+    func setHeapLimit(_ v: Value) throws(Fault) {
+        let vmLimit = host.heapLimitWords
+        if v == .nil {
+            ctx.pointee.heap.limitWords = vmLimit
+            return
+        }
+        guard v.isSmallInt, v.smallIntValue > 0 else {
+            throw Fault(kind: .badArgument, detail: "maxheap needs a positive number of bytes or nil, got \(host.printer.text(v, quoted: true, limit: Printer.reportBytes))")
+        }
+        ctx.pointee.heap.limitWords = min(max(Int(v.smallIntValue) / 8, 1024), vmLimit)
+    }
+
     /// Whether `message` is `{:DOWN, ref, _, _}`.
     private static func isDown(_ message: Value, ref: UInt64) -> Bool {
         message.heapKind == .tuple && message.tupleCount == 4 && message.tupleElements[1] == Value.ref(ref).raw
