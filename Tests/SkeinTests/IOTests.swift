@@ -191,6 +191,102 @@ final class ExampleServer {
     }
 }
 
+/// `vm run` as a user runs it: arguments for main/1, programs from stdin, scripts run directly,
+/// and output that survives a termination signal.
+@Suite struct CommandLineRunTests {
+    static let printArguments = """
+    #!/usr/bin/env -S vm run
+    func main/1
+        print r0
+        ret   r0
+    end
+
+    """
+
+    /// A temporary directory holding `printArguments` as an executable `args.ska`.
+    static func script() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-args-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("args.ska")
+        try printArguments.write(to: file, atomically: true, encoding: .utf8)
+        chmod(file.path, 0o755)
+        return file
+    }
+
+    @Test func argumentsReachMainAfterTheProgramOrAfterDashDash() throws {
+        let file = try Self.script()
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let r = try runCommand(vmExecutable, ["run", "--workers", "1", file.path, "a", "b c", "--workers", "--", "d"])
+        #expect(r.stdout == "[\"a\", \"b c\", \"--workers\", \"--\", \"d\"]\n", "\(r.stderr)")
+        #expect(try runCommand(vmExecutable, ["run", "--", file.path, "x"]).stdout == "[\"x\"]\n")
+        #expect(try runCommand(vmExecutable, ["run", file.path]).stdout == "[]\n")
+        // main/0 ignores arguments.
+        #expect(try runCommand(vmExecutable, ["run", ExamplesTests.directory.appendingPathComponent("hello.ska").path, "x"]).status == 0)
+    }
+
+    @Test func aProgramFromStdinAndAScriptRunDirectly() throws {
+        let file = try Self.script()
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let fromStdin = try runCommand("/bin/sh", ["-c", "\"$0\" run - one < \"$1\"", vmExecutable, file.path])
+        #expect(fromStdin.stdout == "[\"one\"]\n", "\(fromStdin.stderr)")
+        // The kernel runs `env -S vm run FILE ARGS`: vm must be on the PATH.
+        let vmDirectory = URL(fileURLWithPath: vmExecutable).deletingLastPathComponent().path
+        let direct = try runCommand("/bin/sh", ["-c", "PATH=\"$0:$PATH\" \"$1\" two", vmDirectory, file.path])
+        #expect(direct.stdout == "[\"two\"]\n", "\(direct.stderr)")
+    }
+
+    @Test func aDirectoryIsNotAProgram() throws {
+        let r = try runCommand(vmExecutable, ["run", FileManager.default.temporaryDirectory.path])
+        #expect(r.status == 74 && r.stderr.contains("is a directory"), "\(r.stderr)")
+    }
+
+    /// Found: stdout is block-buffered, and what a program printed was lost when the VM was
+    /// ended by a signal. Now SIGTERM flushes it and still ends `vm` by SIGTERM.
+    @Test func outputSurvivesSIGTERM() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-term-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = dir.appendingPathComponent("sleeper.ska")
+        // main prints, then has another process fail: its report on (unbuffered) stderr tells
+        // the test that the print is done. No IO runs, so nothing else flushes stdout.
+        try """
+        func fail/0
+            load  r0, "ready"
+            raise r0
+        end
+        func main/0
+            load  r0, "printed before the signal"
+            print r0
+            spawn r1, fail
+            sleep 60000
+            ret   r0
+        end
+
+        """.write(to: program, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: vmExecutable)
+        process.arguments = ["run", program.path]
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        var report: [UInt8] = []
+        var poller = pollfd(fd: errors.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: report, as: UTF8.self).contains("ready"), poll(&poller, 1, 20_000) == 1 {
+            let n = read(poller.fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            report += chunk[..<n]
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
+        #expect(try String(contentsOf: output, encoding: .utf8) == "printed before the signal\n")
+    }
+}
+
 /// Reads with a size limit and a timeout, run in-process against a peer in the test.
 @Suite struct ReadLimitTests {
     /// A listening socket on a free loopback port.
