@@ -235,8 +235,8 @@ import Testing
     }
 
     /// At the descriptor limit (RLIMIT_NOFILE 64 for the `vm` process), surplus connections are
-    /// dropped, the acceptor gets an error value and goes on, connections already open keep
-    /// working, and new clients are accepted again once descriptors are free.
+    /// dropped (libuv accepts and closes them with a reserve descriptor), connections already
+    /// open keep working, and new clients are accepted again once descriptors are free.
     @Test func acceptingAtTheDescriptorLimitDegradesGracefully() throws {
         let server = try ExampleServer(Target.echo.rawValue, launcher: ["/bin/sh", "-c", "ulimit -n 64 && exec \"$0\" \"$@\""])
         let first = try Self.client(server.port)

@@ -7,18 +7,20 @@ import Testing
 final class ExampleServer {
     let process = Foundation.Process()
     let port: UInt16
+    /// The server's stdout, kept open: a closed pipe would end `vm run` at its next print.
+    private let output = Pipe()
 
-    /// `launcher` runs before `vm` (e.g. a shell that lowers a limit, then execs its arguments).
+    /// Runs `vm-examples/EXAMPLE`. `launcher` runs before `vm` (e.g. a shell that lowers a
+    /// limit, then execs its arguments).
     init(_ example: String, launcher: [String] = []) throws {
-        let vm = [vmExecutable, "run", "--workers", "2", repositoryRoot.appendingPathComponent("vm-examples/\(example)").path, "0"]
-        let command = launcher + vm
+        let program = repositoryRoot.appendingPathComponent("vm-examples/\(example)").path
+        let command = launcher + [vmExecutable, "run", "--workers", "2", program, "0"]
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
-        let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let line = Self.firstLine(output.fileHandleForReading.fileDescriptor, waitingAtMost: 20_000)
+        let line = Self.line(output.fileHandleForReading.fileDescriptor, waitingAtMost: 20_000)
         guard let digits = line.split(separator: ":").last?.prefix(while: \.isNumber), let port = UInt16(digits) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -26,6 +28,7 @@ final class ExampleServer {
         }
         self.port = port
     }
+
 
     deinit { stop() }
 
@@ -38,8 +41,8 @@ final class ExampleServer {
         process.waitUntilExit()
     }
 
-    /// The first line written to `fd`, reading while it comes within `milliseconds` per byte.
-    private static func firstLine(_ fd: Int32, waitingAtMost milliseconds: Int32) -> String {
+    /// The next line written to `fd`, reading while it comes within `milliseconds` per byte.
+    private static func line(_ fd: Int32, waitingAtMost milliseconds: Int32) -> String {
         var line: [UInt8] = []
         var byte: UInt8 = 0
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
