@@ -5,7 +5,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
-#include <stdio.h>
 
 void skein_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
     struct timespec ts, *tsp = 0;
@@ -28,7 +27,3 @@ int64_t skein_monotonic_ns(void) {
 }
 
 void skein_yield(void) { sched_yield(); }
-
-void skein_write_stdout(const char *text) { fputs(text, stdout); }
-void skein_write_stderr(const char *text) { fputs(text, stderr); fflush(stderr); }
-void skein_flush_stdout(void) { fflush(stdout); }

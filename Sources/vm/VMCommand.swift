@@ -28,10 +28,20 @@ struct VMCommand: ParsableCommand {
     )
 }
 
-/// Reads a program file: text assembly or a binary module, by content.
+/// Reads a program file (`-`: standard input): text assembly or a binary module, by content.
 func loadModule(_ path: String) throws -> Module {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CLIError(message: "cannot read \(path): no such file or not readable", code: ExitCodes.ioError)
+    let data: Data
+    if path == "-" {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+    } else {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CLIError(message: "\(path) is a directory, not a program file", code: ExitCodes.ioError)
+        }
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw CLIError(message: "cannot read \(path): no such file or not readable", code: ExitCodes.ioError)
+        }
+        data = contents
     }
     let bytes = [UInt8](data)
     if bytes.starts(with: BinaryFormat.magic) {
@@ -45,7 +55,7 @@ func loadModule(_ path: String) throws -> Module {
     }
     do {
         // The assembler takes the bytes, so text that is not UTF-8 is reported with a position.
-        let module = try Assembler.assemble(bytes: bytes, file: path)
+        let module = try Assembler.assemble(bytes: withoutInterpreterLine(bytes), file: path == "-" ? "<stdin>" : path)
         try Verifier.verify(module)
         return module
     } catch let error as AssemblyError {
@@ -53,6 +63,14 @@ func loadModule(_ path: String) throws -> Module {
     } catch {
         throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
     }
+}
+
+/// A script run directly starts with `#!/usr/bin/env -S vm run`: that line is for the
+/// kernel, not the assembler. It is blanked, not removed, so line numbers stay right.
+func withoutInterpreterLine(_ bytes: [UInt8]) -> [UInt8] {
+    guard bytes.starts(with: Array("#!".utf8)) else { return bytes }
+    guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return [] }
+    return Array(bytes[newline...])
 }
 
 /// An error that ends the command with a message on stderr and an exit code.
@@ -74,10 +92,17 @@ func fail(_ error: Error) -> Never {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a program (.ska assembly or .skb binary).",
-        discussion: "Runs main/0. The run ends when main ends (or, with --wait-all, when every process has ended).")
+        discussion: """
+        Runs main. A main/1 receives the arguments after the program file as an array of strings \
+        (main/0 ignores them); options of vm come before the program file, or end at --. \
+        The run ends when main ends (or, with --wait-all, when every process has ended).
+        """)
 
-    @Argument(help: "The program file.")
+    @Argument(help: "The program file (- reads it from standard input).")
     var program: String
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments passed to the program's main/1.")
+    var arguments: [String] = []
 
     @Option(name: .long, help: "Worker threads (default: the number of cores).")
     var workers: Int?
@@ -106,6 +131,7 @@ struct Run: ParsableCommand {
         var all = sigset_t()
         sigemptyset(&all)
         sigprocmask(SIG_SETMASK, &all, nil)
+        HostSignals.prepareCommandLine()
         let module: Module
         do { module = try loadModule(program) } catch { fail(error) }
         var options = VM.Options()
@@ -114,7 +140,7 @@ struct Run: ParsableCommand {
         if let maxProcesses { options.maxProcesses = maxProcesses }
         let vm: VM
         do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
-        let status = vm.runMain(waitForAll: waitAll)
+        let status = vm.runMain(arguments: arguments, waitForAll: waitAll)
         let statistics = vm.statistics
         vm.shutdown()
         if stats { FileHandle.standardError.write(Data(StatsReport.text(statistics).utf8)) }

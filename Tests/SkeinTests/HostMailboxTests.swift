@@ -42,7 +42,8 @@ import Testing
         tailcall silent
     end
 
-    func quits/1                   ; ends at once with reason r0
+    func quits/0                   ; ends with the reason it receives
+        recv   r0
         exit   r0
     end
 
@@ -113,8 +114,11 @@ import Testing
     @Test func awaitExitAndKill() throws {
         let vm = try Self.makeVM(workers: 2)
         defer { vm.shutdown() }
-        let quitter = try vm.spawn("quits", [.tuple([.atom("done"), .int(7)])])
-        #expect(try vm.awaitExit(quitter, timeout: .seconds(10)) == .tuple([.atom("done"), .int(7)]))
+        let quitter = try vm.spawn("quits")
+        let watcher = try vm.makeMailbox()
+        let watch = try watcher.monitor(quitter)
+        try vm.send(quitter, .tuple([.atom("done"), .int(7)]))
+        #expect(try watcher.receive(timeout: .seconds(10)) == .tuple([.atom("DOWN"), watch, quitter, .tuple([.atom("done"), .int(7)])]))
         #expect(try vm.awaitExit(quitter, timeout: .seconds(10)) == .atom("noproc"))
         let silent = try vm.spawn("silent")
         let inbox = try vm.makeMailbox()

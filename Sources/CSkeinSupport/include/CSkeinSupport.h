@@ -21,5 +21,17 @@ void skein_write_stdout(const char *text);
 void skein_write_stderr(const char *text);
 /// Flushes stdout.
 void skein_flush_stdout(void);
+/// Whether stdout was written since the last call or flush (and clears the mark).
+int skein_take_stdout_pending(void);
+/// From now on, a write to a closed stdout pipe (EPIPE) ends the process as SIGPIPE would.
+void skein_end_on_closed_stdout(void);
+
+/// Ignores SIGPIPE process-wide unless the host installed a handler: writes to a closed
+/// socket or pipe return EPIPE instead of killing the process.
+void skein_ignore_sigpipe(void);
+/// For a command-line host, before it starts threads: SIGINT, SIGTERM and SIGHUP flush stdout,
+/// then end the process with the same signal; fatal signals flush stdout when they can.
+/// Returns 0, or -1 if the signal thread could not be started.
+int skein_flush_output_on_termination(void);
 
 #endif

@@ -234,8 +234,8 @@ extension Assembler {
             report(line, written[1].column, "unknown IO operation; known: \(known)")
             return nil
         }
-        guard arity == values[3] else {
-            report(line, written[3].column, "IO operation :\(atoms[Int(a)]) takes \(arity) arguments, not \(values[3])")
+        guard arity.contains(values[3]) else {
+            report(line, written[3].column, "IO operation :\(atoms[Int(a)]) takes \(IOOperations.describe(arity)), not \(values[3])")
             return nil
         }
         return encoding

@@ -144,7 +144,7 @@ public struct Assembler {
         } else if functionArities.count == Verifier.maxFunctions {
             report(line, tokens[0].column, "more than \(Verifier.maxFunctions) functions (function operands are 16-bit)")
         } else {
-            if name == "main", arity != 0 { report(line, tokens[3].column, "main must take no arguments: 'func main/0'") }
+            if name == "main", arity > 1 { report(line, tokens[3].column, "main takes no arguments or one (the program's arguments): 'func main/0' or 'func main/1'") }
             functionIndex[name] = functionArities.count
             functionArities.append(arity)
         }

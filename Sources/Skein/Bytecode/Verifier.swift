@@ -22,8 +22,8 @@ public enum Verifier {
         guard let main = module.functionIndex(named: "main") else {
             throw LoadError("module", "no function main/0 to start from")
         }
-        guard module.functions[main].arity == 0 else {
-            throw LoadError("function main", "main must take no arguments, not \(module.functions[main].arity)")
+        guard module.functions[main].arity <= 1 else {
+            throw LoadError("function main", "main takes no arguments or one (the program's arguments), not \(module.functions[main].arity)")
         }
         for (i, c) in module.constants.enumerated() { try verifyConstant(c, index: i, depth: 0, module: module) }
         var total = 0
@@ -121,8 +121,8 @@ public enum Verifier {
                 guard case .atom(let a) = module.constants[values[1]], let arity = IOOperations.arities[module.atoms[Int(a)]] else {
                     throw LoadError(where_(), "unknown IO operation; known: " + IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", "))
                 }
-                guard arity == values[3] else {
-                    throw LoadError(where_(), "IO operation :\(module.atoms[Int(a)]) takes \(arity) arguments, not \(values[3])")
+                guard arity.contains(values[3]) else {
+                    throw LoadError(where_(), "IO operation :\(module.atoms[Int(a)]) takes \(IOOperations.describe(arity)), not \(values[3])")
                 }
             }
             if let run = opcode.registerRun {

@@ -107,12 +107,22 @@ public final class VM: @unchecked Sendable {
         return table
     }
 
-    /// Runs `main/0` to completion; with `waitForAll`, also waits until every process has ended.
-    public func runMain(waitForAll: Bool = false) -> ExitStatus {
+    /// Runs `main` to completion; with `waitForAll`, also waits until every process has ended.
+    /// A `main/1` receives `arguments` as an array of strings (the program's command-line
+    /// arguments); a `main/0` ignores them.
+    public func runMain(arguments: [String] = [], waitForAll: Bool = false) -> ExitStatus {
         let main = runtime.program.mainIndex
         let pid: UInt64
         do {
-            pid = try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true).pid
+            if runtime.program.functions[main].arity == 1 {
+                let node = Term.array(arguments.map(Term.string)).messageNode(atoms: runtime.atoms)
+                defer { node.free() }
+                pid = try withUnsafePointer(to: node.value.raw) { argument throws(Fault) in
+                    try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: argument, count: 1), from: nil, watch: true).pid
+                }
+            } else {
+                pid = try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true).pid
+            }
         } catch {
             return .failed(error.detail)
         }

@@ -9,9 +9,7 @@ extension IOService {
         case .tcpListen(let host, let port): listen(request, host: host, port: port)
         case .tcpAccept(let id): accept(request, id)
         case .tcpConnect(let host, let port): connect(request, host: host, port: port)
-        case .read(let id, let max): read(request, id, delimiter: nil, max: max)
-        case .readLine(let id): read(request, id, delimiter: [10], max: .max)
-        case .readUntil(let id, let delimiter): read(request, id, delimiter: delimiter, max: .max)
+        case .read(let id, let end, let timeout): read(request, id, end, timeout: timeout)
         case .write(let id, let bytes): write(request, id, bytes)
         case .close(let id):
             closeHandle(id)
@@ -130,17 +128,20 @@ extension IOService {
 
     // MARK: Reading and writing
 
-    private func read(_ request: IORequest, _ id: Int, delimiter: [UInt8]?, max: Int) {
+    private func read(_ request: IORequest, _ id: Int, _ end: ReadEnd, timeout: Int?) {
         guard let handle = handles[id], handle.pendingRead == nil else {
             return complete(request, .error("EBADF", handles[id] == nil ? "not an open handle" : "a read is already in progress"))
         }
-        switch handle.kind {
-        case .listener:
+        switch (handle.kind, end) {
+        case (.listener, _):
             complete(request, .error("EBADF", "cannot read from a listener"))
-        case .file:
+        case (.file, .bytes(let max)):
             readFileHandle(request, handle, max: max)
-        case .socket:
-            handle.pendingRead = (request, delimiter, max)
+        case (.file, _):
+            complete(request, .error("EINVAL", "read_line and read_until read sockets; read a file with read or read_file"))
+        case (.socket, _):
+            handle.pendingRead = (request, end)
+            if let timeout { startTimer(handle, milliseconds: timeout) }
             serveRead(handle)
         }
     }
@@ -151,32 +152,75 @@ extension IOService {
             stopReadingIfFull(handle)
             return
         }
-        let data: [UInt8]?
-        switch pending.delimiter {
-        case [10]?: data = handle.buffer.takeLine()
-        case let delimiter?: data = handle.buffer.take(through: delimiter)
-        case nil: data = handle.buffer.take(max: pending.max)
+        let taken: ReceiveBuffer.Taken
+        let limit: Int
+        switch pending.end {
+        case .bytes(let max):
+            taken = handle.buffer.take(max: max).map(ReceiveBuffer.Taken.bytes) ?? .incomplete
+            limit = max
+        case .line(let max):
+            taken = handle.buffer.takeLine(limit: max)
+            limit = max
+        case .delimiter(let delimiter, let max):
+            taken = handle.buffer.take(through: delimiter, limit: max)
+            limit = max
         }
-        if let data {
-            handle.pendingRead = nil
+        switch taken {
+        case .bytes(let data):
             bytesRead.add(data.count, ordering: .relaxed)
-            complete(pending.request, .ok(.bytes(data)))
+            finishRead(handle, .ok(.bytes(data)))
             stopReadingIfFull(handle)
-        } else if handle.buffer.error != 0 {
-            handle.pendingRead = nil
-            complete(pending.request, .uvError(handle.buffer.error))
-        } else if handle.buffer.eof {
-            handle.pendingRead = nil
-            complete(pending.request, .error("EOF", "end of file"))
-        } else if !handle.reading, let tcp = handle.tcp {
+        case .tooLong:
+            finishRead(handle, .error("too_long", "more than \(limit) bytes arrived without the end of the line or delimiter"))
+            stopReadingIfFull(handle)
+        case .incomplete where handle.buffer.error != 0:
+            finishRead(handle, .uvError(handle.buffer.error))
+        case .incomplete where handle.buffer.eof:
+            finishRead(handle, .error("EOF", "end of file"))
+        case .incomplete:
+            guard !handle.reading, let tcp = handle.tcp else { return }
             handle.reading = true
             let status = uv_read_start(stream(tcp), ioAllocCallback, ioReadCallback)
             if status != 0 {
                 handle.reading = false
-                handle.pendingRead = nil
-                complete(pending.request, .uvError(status))
+                finishRead(handle, .uvError(status))
             }
         }
+    }
+
+    /// Ends the pending read of `handle` (if any) with `result`, and its timer.
+    func finishRead(_ handle: IOHandle, _ result: Term) {
+        guard let pending = handle.pendingRead else { return }
+        handle.pendingRead = nil
+        if let timer = handle.timer { uv_timer_stop(timer) }
+        complete(pending.request, result)
+    }
+
+    /// Arms the read timeout of `handle` (its timer is made on first use and reused).
+    private func startTimer(_ handle: IOHandle, milliseconds: Int) {
+        let timer: UnsafeMutablePointer<uv_timer_t>
+        if let existing = handle.timer {
+            timer = existing
+        } else {
+            timer = .allocate(capacity: 1)
+            uv_timer_init(loop, timer)
+            timer.pointee.data = UnsafeMutableRawPointer(bitPattern: handle.id)
+            handle.timer = timer
+        }
+        uv_timer_start(timer, ioReadTimeoutCallback, UInt64(milliseconds), 0)
+    }
+
+    /// A read's timeout passed: it ends with `:timeout`; what arrived so far stays buffered.
+    func readTimedOut(_ id: Int) {
+        guard let handle = handles[id], let pending = handle.pendingRead else { return }
+        let waiting: String
+        switch pending.end {
+        case .bytes: waiting = "no bytes"
+        case .line: waiting = "no complete line"
+        case .delimiter: waiting = "no delimiter"
+        }
+        finishRead(handle, .error("timeout", "\(waiting) within the read's timeout"))
+        stopReadingIfFull(handle)
     }
 
     /// Bytes a socket may buffer before the IO thread stops reading it (backpressure on the
@@ -185,7 +229,7 @@ extension IOService {
     static let readBufferLimit = 64 << 10
 
     private func stopReadingIfFull(_ handle: IOHandle) {
-        if handle.buffer.bytes.count >= IOService.readBufferLimit { stopReading(handle) }
+        if handle.buffer.count >= IOService.readBufferLimit { stopReading(handle) }
     }
 
     private func stopReading(_ handle: IOHandle) {
@@ -393,7 +437,7 @@ extension IOService {
     /// Hands buffered lines to waiters; reads more on the thread pool when needed.
     func serveStdin() {
         while !stdinWaiters.isEmpty {
-            if let line = stdinBuffer.takeLine() {
+            if case .bytes(let line) = stdinBuffer.takeLine(limit: .max) {
                 complete(stdinWaiters.removeFirst(), .ok(.bytes(line)))
             } else if stdinBuffer.eof {
                 complete(stdinWaiters.removeFirst(), .error("EOF", "end of file"))
@@ -421,7 +465,7 @@ extension IOService {
         let result = Int(req.pointee.result)
         if result > 0 {
             let data = UnsafeRawPointer(req) + MemoryLayout<uv_fs_t>.stride
-            stdinBuffer.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: result))
+            stdinBuffer.append(UnsafeRawBufferPointer(start: data, count: result))
             bytesRead.add(result, ordering: .relaxed)
         } else {
             stdinBuffer.eof = true
@@ -518,13 +562,17 @@ let ioReadCallback: uv_read_cb = { client, nread, buf in
     defer { buf!.pointee.base?.deallocate() }
     guard let handle = service.handles[id] else { return }
     if nread > 0 {
-        handle.buffer.bytes.append(contentsOf: UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
+        handle.buffer.append(UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
     } else if nread == Int(UV_EOF.rawValue) {
         handle.buffer.eof = true
     } else if nread < 0 {
         handle.buffer.error = Int32(nread)
     }
     service.serveRead(handle)
+}
+
+let ioReadTimeoutCallback: uv_timer_cb = { timer in
+    ioService(timer!.pointee.loop).readTimedOut(handleID(timer!.pointee.data))
 }
 
 let ioWriteCallback: uv_write_cb = { req, status in

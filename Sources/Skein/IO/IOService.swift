@@ -8,9 +8,9 @@ enum IOOperation {
     case tcpListen(host: String, port: Int)
     case tcpAccept(handle: Int)
     case tcpConnect(host: String, port: Int)
-    case read(handle: Int, max: Int)
-    case readLine(handle: Int)
-    case readUntil(handle: Int, delimiter: [UInt8])
+    /// `read`, `read_line` and `read_until`: what ends the read, and the most milliseconds to
+    /// wait for it (nil: no limit).
+    case read(handle: Int, end: ReadEnd, timeout: Int?)
     case write(handle: Int, bytes: [UInt8])
     case close(handle: Int)
     case address(handle: Int, peer: Bool)
@@ -20,6 +20,16 @@ enum IOOperation {
     case stdinLine
     /// Not from a program: the process `owner` ended; close what it held.
     case closeAllOwned(by: UInt64)
+}
+
+/// What a read returns.
+enum ReadEnd {
+    /// What is buffered, up to `max` bytes, as soon as there is something.
+    case bytes(max: Int)
+    /// A line of at most `limit` bytes.
+    case line(limit: Int)
+    /// Everything through the delimiter, at most `limit` bytes.
+    case delimiter([UInt8], limit: Int)
 }
 
 /// One request: the operation, who waits for it and the suspension to end.
@@ -56,6 +66,12 @@ final class IOService: @unchecked Sendable {
     /// that iteration to the scheduler in one batch (one lock, one wake-up), not one by one.
     private let flushHandle: UnsafeMutablePointer<uv_check_t>
     private var completed: [UInt] = []
+    /// Runs before the loop waits for events: queues what timers completed (they run before
+    /// the poll, the check handle after it), and has what programs printed written out (on the
+    /// thread pool: a stdout pipe nobody reads must not stall the IO thread).
+    private let beforePollHandle: UnsafeMutablePointer<uv_prepare_t>
+    private let outputFlush: UnsafeMutablePointer<uv_work_t>
+    private var outputFlushing = false
     private let inject: ([UInt]) -> Void
     private let queue = Locked<[IORequest]>([])
     private let fence = Atomic<Int>(0)
@@ -69,7 +85,7 @@ final class IOService: @unchecked Sendable {
     private var nextHandle = 1
     var inFlight: [Int: IORequest] = [:]
     private var nextRequest = 1
-    var stdinBuffer = LineBuffer()
+    var stdinBuffer = ReceiveBuffer()
     var stdinWaiters: [IORequest] = []
     var stdinReading = false
 
@@ -82,6 +98,7 @@ final class IOService: @unchecked Sendable {
     /// `finish` stores a result and makes the process runnable (its wake CAS), returning whether
     /// it won; `inject` queues a batch of such processes (both called on the IO thread).
     init(finish: @escaping (IORequest, Term) -> Bool, inject: @escaping ([UInt]) -> Void) {
+        HostSignals.ignoreBrokenPipes()
         self.finish = finish
         self.inject = inject
         loop = .allocate(capacity: 1)
@@ -91,6 +108,10 @@ final class IOService: @unchecked Sendable {
         flushHandle = .allocate(capacity: 1)
         uv_check_init(loop, flushHandle)
         uv_check_start(flushHandle, ioFlushCallback)
+        beforePollHandle = .allocate(capacity: 1)
+        uv_prepare_init(loop, beforePollHandle)
+        uv_prepare_start(beforePollHandle, ioBeforePollCallback)
+        outputFlush = .allocate(capacity: 1)
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "skein-io"
@@ -102,6 +123,8 @@ final class IOService: @unchecked Sendable {
         loop.deallocate()
         wakeup.deallocate()
         flushHandle.deallocate()
+        beforePollHandle.deallocate()
+        outputFlush.deallocate()
     }
 
     /// Hands a request to the IO thread. Safe from any thread.
@@ -145,6 +168,8 @@ final class IOService: @unchecked Sendable {
         flushCompleted()
         uv_check_stop(flushHandle)
         uv_close(UnsafeMutableRawPointer(flushHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
+        uv_prepare_stop(beforePollHandle)
+        uv_close(UnsafeMutableRawPointer(beforePollHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
         uv_close(UnsafeMutableRawPointer(wakeup).assumingMemoryBound(to: uv_handle_t.self), nil)
     }
 
@@ -154,6 +179,17 @@ final class IOService: @unchecked Sendable {
         inject(completed)
         completed.removeAll(keepingCapacity: true)
     }
+
+    /// Starts writing out stdout if anything was printed since the last time (one flush at a
+    /// time). A server that prints its port is seen by whoever reads its output while it runs.
+    func flushOutputIfPrinted() {
+        guard !outputFlushing, skein_take_stdout_pending() != 0 else { return }
+        outputFlushing = true
+        uv_queue_work(loop, outputFlush, ioOutputWork, ioOutputDone)
+    }
+
+    /// The thread pool has flushed stdout.
+    func outputFlushed() { outputFlushing = false }
 
     // MARK: Bookkeeping
 
@@ -188,9 +224,10 @@ final class IOService: @unchecked Sendable {
     func closeHandle(_ id: Int) {
         guard let handle = handles.removeValue(forKey: id) else { return }
         openHandles.subtract(1, ordering: .relaxed)
-        if let read = handle.pendingRead {
-            handle.pendingRead = nil
-            complete(read.request, .error("ECANCELED", "the handle was closed"))
+        finishRead(handle, .error("ECANCELED", "the handle was closed"))
+        if let timer = handle.timer {
+            uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self), ioFreeHandleCallback)
+            handle.timer = nil
         }
         for accept in handle.pendingAccepts { complete(accept, .error("ECANCELED", "the handle was closed")) }
         handle.pendingAccepts.removeAll()
@@ -220,9 +257,12 @@ final class IOHandle {
     var tcp: UnsafeMutablePointer<uv_tcp_t>?
     var fd: Int32 = -1
     /// Bytes received and not yet handed to a reader.
-    var buffer = LineBuffer()
+    var buffer = ReceiveBuffer()
     var reading = false
-    var pendingRead: (request: IORequest, delimiter: [UInt8]?, max: Int)?
+    /// The read waiting for bytes (one at a time per handle).
+    var pendingRead: (request: IORequest, end: ReadEnd)?
+    /// Ends a pending read that has a timeout; created on the first such read.
+    var timer: UnsafeMutablePointer<uv_timer_t>?
     /// Listener: accept requests waiting for a connection, and connections waiting for accept.
     var pendingAccepts: [IORequest] = []
     var readyConnections = 0
@@ -242,55 +282,6 @@ final class IOHandle {
         case .socket: .tuple([.atom("socket"), .int(Int64(id))])
         case .file: .tuple([.atom("file"), .int(Int64(id))])
         }
-    }
-}
-
-/// Received bytes with an end-of-input flag and an error.
-struct LineBuffer {
-    var bytes: [UInt8] = []
-    var eof = false
-    var error: Int32 = 0
-
-    /// Takes a line (without its `\n` or `\r\n`), or the rest at end of input.
-    mutating func takeLine() -> [UInt8]? {
-        if let newline = bytes.firstIndex(of: 10) {
-            var line = Array(bytes[..<newline])
-            bytes.removeSubrange(...newline)
-            if line.last == 13 { line.removeLast() }
-            return line
-        }
-        if eof && !bytes.isEmpty {
-            defer { bytes.removeAll() }
-            return bytes
-        }
-        return nil
-    }
-
-    /// Takes everything up to and including the first `delimiter`, or the rest at end of input.
-    mutating func take(through delimiter: [UInt8]) -> [UInt8]? {
-        if delimiter.isEmpty { return take(max: .max) }
-        if bytes.count >= delimiter.count {
-            for start in 0...(bytes.count - delimiter.count) where bytes[start] == delimiter[0] {
-                if bytes[start..<start + delimiter.count].elementsEqual(delimiter) {
-                    let end = start + delimiter.count
-                    defer { bytes.removeSubrange(..<end) }
-                    return Array(bytes[..<end])
-                }
-            }
-        }
-        if eof && !bytes.isEmpty {
-            defer { bytes.removeAll() }
-            return bytes
-        }
-        return nil
-    }
-
-    /// Takes up to `max` bytes.
-    mutating func take(max: Int) -> [UInt8]? {
-        guard !bytes.isEmpty else { return nil }
-        let n = min(max, bytes.count)
-        defer { bytes.removeFirst(n) }
-        return Array(bytes[..<n])
     }
 }
 
@@ -323,6 +314,16 @@ let ioWakeupCallback: uv_async_cb = { async in
 let ioFlushCallback: uv_check_cb = { check in
     ioService(check!.pointee.loop).flushCompleted()
 }
+
+let ioBeforePollCallback: uv_prepare_cb = { prepare in
+    let service = ioService(prepare!.pointee.loop)
+    service.flushCompleted()
+    service.flushOutputIfPrinted()
+}
+
+let ioOutputWork: uv_work_cb = { _ in skein_flush_stdout() }
+
+let ioOutputDone: uv_after_work_cb = { work, _ in ioService(work!.pointee.loop).outputFlushed() }
 
 let ioFreeHandleCallback: uv_close_cb = { handle in
     handle?.deallocate()
