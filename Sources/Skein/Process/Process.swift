@@ -42,6 +42,9 @@ final class Process: @unchecked Sendable {
     var usedIO = false
     /// Reductions used over this incarnation's life (runner only; for statistics).
     var reductions = 0
+    /// Whether a host thread waits for this incarnation's end (`runMain`): set by the spawner
+    /// before the pid is published, read by the runner that ends it.
+    var isWatched = false
 
     // MARK: Fault tolerance (docs/processes.md)
 

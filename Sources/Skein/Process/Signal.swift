@@ -33,32 +33,26 @@ enum Signal {
         case kill
     }
 
-    /// A mailbox node carrying this signal. The payload is `{from, ref}` for monitors, `{from,
-    /// reason}` for exits and `{from}` otherwise; a reason too deep to copy becomes `:too_deep`.
+    /// A mailbox node carrying this signal: the pair `{from, detail}`, where `detail` is the
+    /// monitor reference, the exit reason or `nil`. Built in a scratch tuple on the stack and
+    /// copied into a node from the worker's cache, so a link or monitor costs what a small
+    /// message costs. A reason too deep to copy becomes `:too_deep`.
     func node(atoms: AtomTable, cache: NodeCache?) -> MessageNode {
-        let kind: Kind
-        let term: Term
-        switch self {
-        case .link(let from): (kind, term) = (.link, .tuple([.pid(from)]))
-        case .unlink(let from): (kind, term) = (.unlink, .tuple([.pid(from)]))
-        case .monitor(let from, let ref): (kind, term) = (.monitor, .tuple([.pid(from), .ref(ref)]))
-        case .demonitor(let from, let ref): (kind, term) = (.demonitor, .tuple([.pid(from), .ref(ref)]))
-        case .exit(let from, let reason, let linked):
-            let node = Signal.exitNode(from: from, reason: reason, atoms: atoms, cache: cache)
-            node.setKind((linked ? Kind.linkedExit : Kind.exit).rawValue)
-            return node
-        case .kill(let reason):
-            let node = Signal.exitNode(from: 0, reason: reason, atoms: atoms, cache: cache)
-            node.setKind(Kind.kill.rawValue)
-            return node
+        let (kind, from, detail): (Kind, UInt64, Value) = switch self {
+        case .link(let from): (.link, from, .nil)
+        case .unlink(let from): (.unlink, from, .nil)
+        case .monitor(let from, let ref): (.monitor, from, .ref(ref))
+        case .demonitor(let from, let ref): (.demonitor, from, .ref(ref))
+        case .exit(let from, let reason, let linked): (linked ? .linkedExit : .exit, from, reason)
+        case .kill(let reason): (.kill, 0, reason)
         }
-        let node = term.messageNode(atoms: atoms)
+        let node = Signal.pairNode(from: from, detail: detail, atoms: atoms, cache: cache)
         node.setKind(kind.rawValue)
         return node
     }
 
-    /// A node holding `{from, reason}`.
-    private static func exitNode(from: UInt64, reason: Value, atoms: AtomTable, cache: NodeCache?) -> MessageNode {
+    /// A node holding `{from, detail}`.
+    private static func pairNode(from: UInt64, detail reason: Value, atoms: AtomTable, cache: NodeCache?) -> MessageNode {
         // Build the pair in a scratch tuple: two words on the stack, copied into the node.
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 3) { scratch in
             let tuple = scratch.baseAddress!

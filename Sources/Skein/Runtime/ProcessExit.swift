@@ -35,7 +35,7 @@ extension Runtime {
         process.ioResult = nil
         // What a waiting host thread gets, converted while the heap still exists.
         var result: ProcessResult?
-        if completionInterest.load(ordering: .sequentiallyConsistent) > 0 {
+        if process.isWatched {
             if let error { result = .failed(error) } else if let returned {
                 result = .returned(try? Term(returned, atoms: atoms, program: program))
             } else {
@@ -48,15 +48,18 @@ extension Runtime {
         process.context = nil
         announceExit(process, reason: reason, worker: worker)
         reasonNode.free(cache: worker?.nodeCache)
+        let watchedEnd = process.isWatched
+        process.isWatched = false
         table.release(process)
 
-        guard completionInterest.load(ordering: .sequentiallyConsistent) > 0 else { return }
-        completion.withLock {
-            if watched.remove(pid) != nil {
-                results[pid] = result ?? .exited(.atom("normal"))
-                completionInterest.subtract(1, ordering: .sequentiallyConsistent)
+        if watchedEnd {
+            completion.withLock {
+                if watched.remove(pid) != nil { results[pid] = result ?? .exited(.atom("normal")) }
+                completion.broadcast()
             }
-            completion.broadcast()
+        } else if allWaiters.load(ordering: .sequentiallyConsistent) > 0,
+                  table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) == 0 {
+            completion.withLock { completion.broadcast() }
         }
     }
 
@@ -105,8 +108,8 @@ extension Runtime {
 
     /// Blocks until no process is alive.
     func waitForAll() {
-        completionInterest.add(1, ordering: .sequentiallyConsistent)
-        defer { completionInterest.subtract(1, ordering: .sequentiallyConsistent) }
+        allWaiters.add(1, ordering: .sequentiallyConsistent)
+        defer { allWaiters.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
             while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0 {
                 completion.wait()

@@ -36,11 +36,12 @@ final class Runtime: @unchecked Sendable {
 
     /// Completion of watched processes (the main process) and of all processes.
     let completion = NSCondition()
-    /// Watched processes plus threads waiting for every process to end. While it is 0, an
-    /// exiting process skips the completion lock (a spawn storm ends a million processes).
+    /// Threads waiting for every process to end. An exiting process takes the completion lock
+    /// only when it is watched itself (`Process.isWatched`) or when it may be the last one and
+    /// someone waits for that, so a spawn storm that ends a million processes never touches it.
     /// Sequentially consistent with `ProcessTable.live` (Dekker): a waiter registers, then reads
     /// `live`; an exiting process decrements `live`, then reads this.
-    let completionInterest = Atomic<Int>(0)
+    let allWaiters = Atomic<Int>(0)
     /// How watched processes ended, until their waiter takes it (under `completion`).
     var results: [UInt64: ProcessResult] = [:]
     /// Processes whose end a host thread waits for (under `completion`).
@@ -169,10 +170,8 @@ final class Runtime: @unchecked Sendable {
             }
         }
         process.state.markStarted()
-        if watch {
-            completionInterest.add(1, ordering: .sequentiallyConsistent)
-            completion.withLock { _ = watched.insert(pid) }
-        }
+        process.isWatched = watch
+        if watch { completion.withLock { _ = watched.insert(pid) } }
         table.publish(process)
         worker?.stats.spawned.increment()
         if let worker { worker.pushBack(process) } else { scheduler.inject(process) }
