@@ -14,6 +14,7 @@ import PackageDescription
 /// (`main`, a worktree, `skein`…) is the name the Skein product is found under.
 let skeinPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .lastPathComponent.lowercased()
+/// The library every target fuzzes.
 let skein: Target.Dependency = .product(name: "Skein", package: skeinPackage)
 
 let package = Package(

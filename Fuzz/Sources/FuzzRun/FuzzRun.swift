@@ -7,7 +7,7 @@ import Skein
 let maxSlices = 500
 /// Wall time allowed per input, for programs that wait (receive, sleep) instead of working.
 /// The VM has no reduction budget for a run yet, so this is what bounds a deadlocked program.
-let maxWaitNanoseconds: UInt64 = 100_000_000
+let maxWait = Duration.milliseconds(100)
 /// Enough processes for every example; a spawn bomb meets the limit quickly.
 let maxProcesses = 1000
 
@@ -18,7 +18,7 @@ let discard = OutputSink { _ in }
 /// one-worker VM for a bounded amount of work.
 ///
 /// `main` is spawned from the host, and the VM is shut down when every process has ended, or
-/// after `maxSlices` slices, or after `maxWaitNanoseconds`, whichever comes first. A program's
+/// after `maxSlices` slices, or after `maxWait`, whichever comes first. A program's
 /// runtime errors are its own business (they end its process); only a crash of the VM counts.
 /// Modules that use `io` are skipped: a fuzzed program must not write files or open sockets on
 /// the fuzzing machine (the IO layer has its own hostile-client tests).
@@ -30,19 +30,11 @@ public func fuzzRun(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let vm = try? VM(module: module, options: options) else { return 0 }
     defer { vm.shutdown() }
     guard (try? vm.spawn("main")) != nil else { return 0 }
-    let start = monotonicNanoseconds()
-    while true {
+    let deadline = ContinuousClock.now + maxWait
+    while ContinuousClock.now < deadline {
         let statistics = vm.statistics
         if statistics.liveProcesses == 0 || statistics.workers[0].slices >= maxSlices { break }
-        if monotonicNanoseconds() - start >= maxWaitNanoseconds { break }
         usleep(200)
     }
     return 0
-}
-
-/// A monotonic clock reading.
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
