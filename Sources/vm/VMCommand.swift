@@ -150,6 +150,7 @@ struct Run: ParsableCommand {
         case .exited(let reason):
             FileHandle.standardError.write(Data("vm: main exited with reason \(reason)\n".utf8))
             Foundation.exit(ExitCodes.runtimeError)
+        case .halted(let code): Foundation.exit(code)
         }
     }
 }

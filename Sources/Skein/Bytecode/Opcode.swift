@@ -49,6 +49,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case bnot
     // Process flags
     case maxheap
+    // The program's environment: environment variables, ending the whole run
+    case getenv, halt
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String { Opcode.mnemonicTable[Int(rawValue)] }
@@ -112,9 +114,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         switch self {
         case .nop, .endtry, .recvnext, .take, .recvmark: return []
         case .move, .neg, .not, .tofloat, .toint, .typeof, .tostr, .len, .push, .pop, .send, .recvtag,
-             .monitor, .exitto, .unregister, .whereis:
+             .monitor, .exitto, .unregister, .whereis, .getenv:
             return [rA, rB]
-        case .link, .unlink, .demonitor, .trapexit, .exit, .maxheap: return [rA]
+        case .link, .unlink, .demonitor, .trapexit, .exit, .maxheap, .halt: return [rA]
         case .register: return [rA, rB, rC]
         case .try, .peek: return [rA, op(.label, .t)]
         case .recvwait: return [op(.label, .t)]
@@ -158,7 +160,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// Whether execution never continues with the next instruction.
     public var isTerminator: Bool {
         switch self {
-        case .ret, .tailcall, .tailcallr, .jmp, .raise, .exit, .recvwait, .recvwaitt, .recvwaitti: true
+        case .ret, .tailcall, .tailcallr, .jmp, .raise, .exit, .halt, .recvwait, .recvwaitt, .recvwaitti: true
         default: false
         }
     }

@@ -80,12 +80,19 @@ public final class HostMailbox: @unchecked Sendable {
     /// `receive` for async code: waits on a thread of its own, never blocking a thread of
     /// Swift's cooperative pool.
     public func receive(timeout: Duration? = nil) async throws(HostError) -> Term {
-        let result: Result<Term, HostError> = await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: Result { () throws(HostError) in try self.receive(timeout: timeout) }) }
+        // The result crosses threads through a lock (which ThreadSanitizer sees), not through
+        // the continuation alone.
+        let outcome = Locked<Result<Term, HostError>?>(nil)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                let result = Result { () throws(HostError) in try self.receive(timeout: timeout) }
+                outcome.withLock { $0 = result }
+                continuation.resume()
+            }
             thread.stackSize = 1 << 20
             thread.start()
         }
-        return try result.get()
+        return try outcome.withLock { $0! }.get()
     }
 
     /// Monitors `target` from this mailbox: `{:DOWN, ref, pid, reason}` arrives here when it

@@ -53,6 +53,9 @@ public final class VM: @unchecked Sendable {
         /// `main` ended with a reason other than `:normal` (`exit`, or an exit signal from a
         /// linked process): the reason as printed.
         case exited(String)
+        /// A process ended the run with `halt status` (other processes are stopped by
+        /// `shutdown`).
+        case halted(Int32)
     }
 
     private let runtime: Runtime
@@ -133,6 +136,7 @@ public final class VM: @unchecked Sendable {
         case .failed(let error): return .failed(error.description)
         case .exited(.atom("normal")): return .returned
         case .exited(let reason): return .exited(reason.description)
+        case .halted(let status): return .halted(status)
         }
     }
 

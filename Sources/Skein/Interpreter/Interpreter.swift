@@ -213,6 +213,11 @@ struct Interpreter<Host: SliceHost> {
                         try processSignal(word)
                     case .maxheap:
                         try setHeapLimit(Value(raw: regs[word.fieldA]))
+                    case .getenv:
+                        try environmentVariable(word)
+                    case .halt:
+                        try host.halt(status: Value(raw: regs[word.fieldA]))
+                        return save(pc - 1, .exited)
                     case .exit:
                         return save(pc, exit(reason: Value(raw: regs[word.fieldA])))
                     case .register, .unregister, .whereis:

@@ -32,6 +32,10 @@ protocol SliceHost {
     /// Sends a signal (link, unlink, monitor, demonitor, exit) from the running process.
     func signal(_ signal: Signal, to pid: UInt64)
 
+    /// Ends the whole run with exit status `status` (an integer 0…255): `runMain` returns
+    /// `.halted`. The calling process ends with `:normal` after this.
+    func halt(status: Value) throws(Fault)
+
     /// A fresh unique reference number.
     func makeReference() -> UInt64
 

@@ -8,6 +8,8 @@ enum ProcessResult {
     case failed(RuntimeError)
     /// It ended with this exit reason (`exit`, or an exit signal).
     case exited(Term)
+    /// A process ended the whole run with `halt` and this exit status.
+    case halted(Int32)
 }
 
 /// The end of a process: what its links, monitors, registered name and waiters learn.
@@ -99,10 +101,20 @@ extension Runtime {
     }
 
     /// Blocks until `pid` (spawned with `watch: true`) ends.
+    /// Blocks until `pid` (spawned with `watch: true`) ends, or a process halts the run.
     func waitFor(_ pid: UInt64) -> ProcessResult {
         completion.withLock {
-            while results[pid] == nil { completion.wait() }
+            while results[pid] == nil && haltStatus == nil { completion.wait() }
+            if let status = haltStatus { return .halted(status) }
             return results.removeValue(forKey: pid)!
+        }
+    }
+
+    /// `halt`: ends the run with `status` (the first halt wins).
+    func halt(status: Int32) {
+        completion.withLock {
+            if haltStatus == nil { haltStatus = status }
+            completion.broadcast()
         }
     }
 
@@ -111,7 +123,7 @@ extension Runtime {
         allWaiters.add(1, ordering: .sequentiallyConsistent)
         defer { allWaiters.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
-            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0 {
+            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0, haltStatus == nil {
                 completion.wait()
             }
         }

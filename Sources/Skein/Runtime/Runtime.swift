@@ -46,6 +46,8 @@ final class Runtime: @unchecked Sendable {
     var results: [UInt64: ProcessResult] = [:]
     /// Processes whose end a host thread waits for (under `completion`).
     var watched: Set<UInt64> = []
+    /// The exit status a process gave `halt` (under `completion`).
+    var haltStatus: Int32?
 
     /// Host functions by the constant index that names them (nil where none is called).
     let hostFunctions: [HostFunction?]

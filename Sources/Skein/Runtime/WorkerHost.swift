@@ -52,6 +52,13 @@ struct WorkerHost: SliceHost {
 
     func makeReference() -> UInt64 { runtime.makeReference() }
 
+    func halt(status: Value) throws(Fault) {
+        guard status.isSmallInt, (0...255).contains(status.smallIntValue) else {
+            throw Fault(kind: .badArgument, detail: "halt needs an exit status from 0 to 255, got \(runtime.printer.text(status, quoted: true, limit: Printer.reportBytes))")
+        }
+        runtime.halt(status: Int32(status.smallIntValue))
+    }
+
     func hostFunction(_ index: Int) -> HostFunction? { runtime.hostFunctions[index] }
 
     func willBlock() { workerRef?._withUnsafeGuaranteedRef { $0.offerWork() } }

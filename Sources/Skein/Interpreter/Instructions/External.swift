@@ -27,6 +27,23 @@ extension Interpreter {
         return operation
     }
 
+    /// `getenv rD, rName`: the environment variable as a string, or `nil` when it is not set.
+    /// (Environment values are bytes: one that is not UTF-8 comes as the bytes it is.)
+    func environmentVariable(_ word: UInt64) throws(Fault) {
+        var reductions = 0
+        let name = Value(raw: registers[word.fieldB])
+        guard name.heapKind == .string else {
+            throw Fault(kind: .typeMismatch, detail: "getenv needs a string, got \(Interpreter.typeName(name))")
+        }
+        let key = String(decoding: name.stringBytes, as: UTF8.self)
+        guard let value = getenv(key) else {
+            registers[word.fieldA] = Value.nil.raw
+            return
+        }
+        let bytes = UnsafeRawBufferPointer(start: value, count: strlen(value))
+        try storeTerm(.binary(Array(bytes)), into: word.fieldA, reductions: &reductions)
+    }
+
     /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.
     func callHost(_ word: UInt64) throws(Fault) {
         var reductions = 0
