@@ -39,6 +39,7 @@ extension Atomic where Value == Int {
 ///   the end of the current slice, which reductions bound; before anything that could block the
 ///   owner, `offerWork()` wakes a helper.
 final class Worker: @unchecked Sendable {
+    // Sendable: what thieves and readers touch is atomic; the rest is the worker thread's own.
     /// Position in the pool.
     let index: Int
     /// Local run queue.
@@ -53,7 +54,7 @@ final class Worker: @unchecked Sendable {
     /// (it will reach its own next slot soon) from one stuck in a long call.
     let sliceStamp = Atomic<Int>(0)
     /// The pool (which owns this worker; `unowned(unsafe)` keeps reference counting off the
-    /// scheduling path).
+    /// scheduling path, and is sound because the pool outlives its workers' threads).
     unowned(unsafe) let scheduler: Scheduler
     private var thread: Thread?
     private var random: UInt64
