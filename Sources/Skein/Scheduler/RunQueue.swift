@@ -17,7 +17,9 @@ import Synchronization
 ///   never used.
 final class RunQueue: @unchecked Sendable {
     // Sendable: `head`, `tail` and every slot are atomics, used by the protocol above.
-    /// Number of slots (a power of two).
+    /// Number of slots (a power of two, so an index is a mask). 256, as in Go and tokio: 2 KiB
+    /// per worker, and enough that a worker spawning a burst overflows to the global queue (one
+    /// lock per 128 processes) rarely.
     static let capacity = 256
     private static let mask = UInt32(capacity - 1)
     private let head = Atomic<UInt32>(0)

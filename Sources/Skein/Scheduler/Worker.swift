@@ -61,17 +61,31 @@ final class Worker: @unchecked Sendable {
     private var tick = 0
     private var stealBatch: [UInt] = []
 
-    /// Reductions per slice.
+    /// Reductions per slice. BEAM's value before OTP 20 (4000 since): long enough that the
+    /// switch between processes (a queue pop and a few stores) is small beside the slice, short
+    /// enough that a busy process hands its worker over many times a millisecond.
     static let sliceBudget = 2000
     /// Stack of a worker thread. Walks over values recurse up to `ValueDepth.limit` levels
     /// (about 200 bytes each); 16 MiB leaves room for that and for host functions. Only the
     /// pages touched are ever committed.
     static let threadStackBytes = 16 << 20
-    /// Longest run of next-slot processes before the queue gets a turn.
+    /// Longest run of next-slot processes before the queue gets a turn. Tokio's bound on its
+    /// LIFO slot too: a ping-pong pair still makes three hand-offs per slice on a warm core, and
+    /// a third process waiting in the queue is not starved by them
+    /// (`aThirdProcessProgressesBesidePingPong`).
     static let maxNextSlotStreak = 3
-    /// How long a thief lets a worker reach its own next slot before taking it.
+    /// How long a thief lets a worker reach its own next slot before taking it. A worker that is
+    /// making progress starts a slice far more often than this (a slice of `sliceBudget`
+    /// reductions lasts microseconds), so a slice stamp unchanged after 50 µs means the worker is
+    /// stuck in a long call. The wait happens only on the last scan before parking, where it
+    /// delays nothing runnable; shorter waits let thieves split producer/consumer pairs (see
+    /// ARCHITECTURE.md, "The next slot").
     static let nextSlotGraceMicroseconds: UInt32 = 50
-    /// Every this many scheduling ticks, the global queue is served first.
+    /// Every this many scheduling ticks, the global queue is served first, so work injected by
+    /// the host, the timeout thread and IO waits at most this many slices even on a worker whose
+    /// local queue never empties, while the global queue's lock stays off the common path. 61
+    /// is Go's value (and tokio's before it tuned the interval itself): a prime, so the check
+    /// does not fall into step with a program's own period (a ring of 2, 4 or 64 processes).
     static let globalQueueInterval = 61
 
     init(index: Int, scheduler: Scheduler) {
@@ -202,6 +216,8 @@ final class Worker: @unchecked Sendable {
     private func takeFromGlobal() -> Unmanaged<Process>? {
         guard scheduler.global.length.load(ordering: .acquiring) > 0 else { return nil }
         stealBatch.removeAll(keepingCapacity: true)
+        // A fair share for each worker (so one worker does not drain a burst the others could
+        // run), at most half a ring (so the local push cannot overflow straight back).
         let share = scheduler.global.length.load(ordering: .relaxed) / scheduler.workers.count + 1
         scheduler.global.pop(max: min(share, RunQueue.capacity / 2), into: &stealBatch)
         guard let first = stealBatch.first else { return nil }
