@@ -3,7 +3,7 @@ import Testing
 @testable import Skein
 
 /// End-to-end behaviour of processes and messages, at 1, 2 and 4 workers.
-@Suite struct ProcessTests {
+@Suite(.timeLimit(.minutes(5))) struct ProcessTests {
     static let workerCounts = [1, 2, 4]
 
     @Test(arguments: workerCounts)
