@@ -58,7 +58,8 @@ final class Worker: @unchecked Sendable {
     unowned(unsafe) let scheduler: Scheduler
     private var thread: Thread?
     private var random: UInt64
-    private var tick = 0
+    /// Scheduling ticks: calls to `findWork` so far (the global-queue interval counts them).
+    private(set) var tick = 0
     private var stealBatch: [UInt] = []
 
     /// Reductions per slice. BEAM's value before OTP 20 (4000 since): long enough that the
@@ -193,14 +194,19 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Finds a runnable process: the global queue now and then (fairness), the local queue,
-    /// the global queue, then other workers' queues and next slots.
+    /// Finds a runnable process, looking in this order: the global queue first on every
+    /// `globalQueueInterval`-th tick (fairness); then this worker's next slot, its ring, the
+    /// global queue; then, as a searcher (if fewer than half the workers search), the rings of
+    /// the others in random order, and their next slots too when `includeNextSlots`.
     ///
     /// Other workers' next slots are only taken on the last scan before parking: a process
     /// woken into a next slot is about to run on its waker's warm core, and stealing it at once
     /// would split message-passing pairs across cores (Go waits before stealing `runnext` for
     /// the same reason). It never waits longer than the waker's slice.
-    private func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Unmanaged<Process>? {
+    ///
+    /// (Internal, not private, for `WorkerTests`, which check the order on workers that have no
+    /// thread.)
+    func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Unmanaged<Process>? {
         tick &+= 1
         if tick % Worker.globalQueueInterval == 0, let p = takeFromGlobal() { return p }
         if let p = takeNext() { return p }
