@@ -2,6 +2,7 @@
 #   make run        install libuv1-dev if missing, build in release mode, run vm-examples/hello.ska
 #   make build      debug build              make release   release build
 #   make test       every test suite         make test-tsan the concurrency suites under TSan
+#   make warnings   fail on any compiler warning in the package's own code (CI runs it)
 #   make bench      release build, then the benchmark suite beside the peers (bench/run)
 #   make clean      remove the build folders and benchmark output
 #   make fuzz       build the libFuzzer targets (Fuzz/, a package of its own, so the normal build
@@ -22,7 +23,7 @@ FUZZ_CI_SECONDS ?= 45
 FUZZ_OPTIONS ?=
 FUZZ_TARGETS := loader assembler run
 
-.PHONY: run build release test test-tsan check-leaks bench clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
+.PHONY: run build release test test-tsan warnings check-leaks bench clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
 
 # The one libuv check every build goes through: libuv comes from Debian's libuv1-dev, installed
 # only when pkg-config cannot find it (with sudo unless already root).
@@ -51,11 +52,17 @@ test-tsan: deps
 	$(SWIFT) build --product vm --scratch-path .build-tsan --sanitize=thread
 	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter '$(TSAN_FILTER)'
 
+# The library, the CLI and the tests must compile without a warning. SwiftPM builds the
+# dependencies (swift-argument-parser) with -suppress-warnings and without this flag, so only
+# our own warnings fail it. Its own build folder: other flags would make .build rebuild.
+warnings: deps
+	$(SWIFT) build --build-tests --scratch-path .build-warnings -Xswiftc -warnings-as-errors
+
 bench: release
 	bench/run
 
 clean:
-	rm -rf .build .build-tsan bench/out Fuzz/.build
+	rm -rf .build .build-tsan .build-warnings bench/out Fuzz/.build
 
 # Every example with an expected output, run by a vm built with AddressSanitizer and
 # LeakSanitizer: memory errors or leaks (IO handles, processes, messages) fail the run. Leaks are

@@ -2,6 +2,10 @@
 //
 // Skein: a lightweight actor-process virtual machine.
 //
+// Linux only: workers park on futexes (CSkeinSupport calls the futex system call) and libuv
+// comes from Debian's libuv1-dev through pkg-config. No Apple `platforms` are declared: the
+// package does not build there.
+//
 // Release tuning (why each flag is here is written in ARCHITECTURE.md, "Build flags"):
 // - `-enforce-exclusivity=unchecked`: the interpreter and scheduler reach their state through
 //   raw pointers and `final class` fields; dynamic exclusivity checks cost a runtime call per
@@ -15,7 +19,6 @@ let hotPathFlags: [SwiftSetting] = [
 
 let package = Package(
     name: "Skein",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Skein", targets: ["Skein"]),
         .executable(name: "vm", targets: ["vm"]),

@@ -5,16 +5,29 @@ import Testing
 
 /// Seeded, many-iteration stress tests of the concurrent structures, asserting the invariants of
 /// `../shared/notes/scheduler.md`. `make test-tsan` runs them under ThreadSanitizer.
-@Suite struct ConcurrencyTests {
-    /// Runs `body(i)` on `count` threads at once and waits for all.
-    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+///
+/// A broken protocol shows as a hang (a lost wake-up leaves a thread parked for ever), so every
+/// test has a time limit: `onThreads` stops waiting after `timeLimit` with a message saying
+/// what hung, and the suite's trait bounds the rest. The limits are generous, because the
+/// suite also runs under ThreadSanitizer, many times slower; they are not speed assertions.
+@Suite(.timeLimit(.minutes(5))) struct ConcurrencyTests {
+    /// Runs `body(i)` on `count` threads at once and waits for all of them, at most
+    /// `timeLimit` seconds. When they do not all finish in time, records an issue naming
+    /// `what` and calls `onTimeout` (which should release the threads), then returns false.
+    @discardableResult
+    static func onThreads(_ count: Int, timeLimit: Double = 120, what: @autoclosure () -> String = "the threads",
+                          onTimeout: () -> Void = {}, sourceLocation: SourceLocation = #_sourceLocation,
+                          _ body: @escaping @Sendable (Int) -> Void) -> Bool {
         let group = DispatchGroup()
         for i in 0..<count {
             group.enter()
             let t = Thread { body(i); group.leave() }
             t.start()
         }
-        group.wait()
+        guard group.wait(timeout: .now() + timeLimit) == .timedOut else { return true }
+        Issue.record("\(what()) did not finish within \(Int(timeLimit)) s", sourceLocation: sourceLocation)
+        onTimeout()
+        return false
     }
 
     /// Conservation in the ring: the owner pushes and pops while thieves steal halves; every
@@ -111,7 +124,8 @@ import Testing
 
     /// No lost wake-up in the parking protocol: producers publish items and notify; workers
     /// take items or park. If a wake-up were lost, an item would stay queued with every worker
-    /// asleep and the test would hang (it finishes only when every item is consumed).
+    /// asleep: the test then fails at its time limit (it finishes only when every item is
+    /// consumed), and wakes the workers to let their threads end.
     @Test(arguments: [11, 12])
     func idleParkingLosesNoWakeups(seed: UInt64) {
         let workers = 3
@@ -121,7 +135,8 @@ import Testing
         let total = 30_000
         let stop = Atomic<Bool>(false)
         let maxBusy = Atomic<Int>(0)
-        Self.onThreads(workers + 2) { thread in
+        let finished = Self.onThreads(workers + 2, what: "workers with \(total - consumed.load(ordering: .relaxed)) items left (a lost wake-up?)",
+                                      onTimeout: { stop.store(true, ordering: .releasing); idle.wakeAll() }) { thread in
             var random = SeededRandom(seed: seed &+ UInt64(thread))
             if thread >= workers {
                 for i in 0..<(total / 2) {
@@ -154,6 +169,7 @@ import Testing
                 searching = true
             }
         }
+        guard finished else { return }
         #expect(consumed.load(ordering: .relaxed) == total)
         #expect(maxBusy.load(ordering: .relaxed) <= workers)  // 0 ≤ searching + sleeping ≤ workers
     }
@@ -165,7 +181,9 @@ import Testing
         let finished = Atomic<Int>(0)
         let lastSeen = Locked([Int](repeating: -1, count: producers))
         let received = Atomic<Int>(0)
-        Self.onThreads(producers + 1) { thread in
+        let giveUp = Atomic<Bool>(false)
+        let allFinished = Self.onThreads(producers + 1, what: "the consumer, after \(received.load(ordering: .acquiring)) messages (one lost?)",
+                                         onTimeout: { giveUp.store(true, ordering: .releasing) }) { thread in
             if thread < producers {
                 for i in 0..<perProducer {
                     let node = try! MessageNode.make(copying: .smallInt(Int64(thread * 1_000_000 + i)))
@@ -175,7 +193,7 @@ import Testing
                 return
             }
             var count = 0
-            while count < producers * perProducer {
+            while count < producers * perProducer, !giveUp.load(ordering: .relaxed) {
                 guard let m = mailbox.takeMessage() else { continue }
                 let n = Int(m.value.smallIntValue)
                 m.free()
@@ -185,9 +203,10 @@ import Testing
                     seen[sender] = i
                 }
                 count += 1
+                received.store(count, ordering: .releasing)
             }
-            received.store(count, ordering: .releasing)
         }
+        guard allFinished else { return }  // the consumer may still be inside the mailbox
         #expect(received.load(ordering: .acquiring) == producers * perProducer)
         #expect(mailbox.takeMessage() == nil)
     }

@@ -5,7 +5,7 @@ import Testing
 /// Links, monitors, exit signals, catch, the registry, selective receive and limits as exit
 /// reasons (docs/processes.md), at 1, 2 and 4 workers. The example programs (links,
 /// server_call, supervisor, link_chain) are run by `ExamplesTests` through the real `vm`.
-@Suite struct FaultToleranceTests {
+@Suite(.timeLimit(.minutes(5))) struct FaultToleranceTests {
     static let workerCounts = [1, 2, 4]
 
     /// Seeded interleavings: workers that return, crash, exit with a reason or get killed at

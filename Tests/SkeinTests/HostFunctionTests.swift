@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Skein
 
-@Suite struct HostFunctionTests {
+@Suite(.timeLimit(.minutes(5))) struct HostFunctionTests {
     static func vm(_ source: String, workers: Int, output: Capture, functions: [String: HostFunction]) throws -> VM {
         var options = VM.Options(workers: workers, output: output.sink, errors: Capture().sink)
         options.hostFunctions = functions

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 @testable import Skein
 
 /// Collects a VM's output in memory.
@@ -17,17 +18,35 @@ struct RunResult {
 }
 
 /// Assembles and runs `source` in a fresh VM.
+///
+/// A run that has not ended after `timeLimit` seconds (a lost wake-up or message leaves a
+/// process waiting for ever) records an issue with the output so far, stops the VM's workers
+/// and returns `.failed`, instead of hanging the suite. The limit is generous (the suites also
+/// run under ThreadSanitizer); it is not a speed assertion.
 func runProgram(_ source: String, workers: Int = 1, waitForAll: Bool = false, file: String = "test.ska",
                 maxHeapBytes: Int = VM.Options.defaultMaxHeapBytes, maxProcesses: Int = 1 << 22,
-                hostFunctions: [String: HostFunction] = [:]) throws -> RunResult {
+                hostFunctions: [String: HostFunction] = [:], timeLimit: Double = 120,
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
     let module = try Assembler.assemble(source, file: file)
     let out = Capture(), err = Capture()
     var options = VM.Options(workers: workers, maxProcesses: maxProcesses, maxHeapBytes: maxHeapBytes, output: out.sink, errors: err.sink)
     options.hostFunctions = hostFunctions
     let vm = try VM(module: module, options: options)
-    let status = vm.runMain(waitForAll: waitForAll)
+    let ended = DispatchSemaphore(value: 0)
+    let status = Locked<VM.ExitStatus?>(nil)
+    Thread {
+        let result = vm.runMain(waitForAll: waitForAll)
+        status.withLock { $0 = result }
+        ended.signal()
+    }.start()
+    guard ended.wait(timeout: .now() + timeLimit) == .success else {
+        Issue.record("the program did not end within \(Int(timeLimit)) s; output so far: \(out.value)",
+                     sourceLocation: sourceLocation)
+        vm.shutdown()  // stops the workers; the thread waiting in runMain stays blocked
+        return RunResult(output: out.value, errors: err.value, status: .failed("time limit"))
+    }
     vm.shutdown()
-    return RunResult(output: out.value, errors: err.value, status: status)
+    return RunResult(output: out.value, errors: err.value, status: status.withLock { $0! })
 }
 
 /// The repository root (tests run from anywhere).

@@ -24,9 +24,6 @@ public struct Instruction: Equatable, Sendable {
         self.word = word
         self.extra = extra
     }
-
-    /// The opcode byte (may be invalid in an unverified word).
-    @inline(__always) public var opcodeByte: UInt8 { UInt8(truncatingIfNeeded: word) }
 }
 
 /// Field accessors on a raw code word, shared by the verifier, the linker and the interpreter.
@@ -43,6 +40,14 @@ extension UInt64 {
     @inline(__always) var fieldSC: Int { Int(Int16(truncatingIfNeeded: self >> 40)) }
     /// `Bx` read as a signed 32-bit immediate.
     @inline(__always) var fieldSBx: Int { Int(Int32(truncatingIfNeeded: self >> 24)) }
+
+    /// The opcode of a word of verified, linked code, without the check `Opcode(rawValue:)`
+    /// makes. Sound: the verifier rejects every word whose low byte is not an opcode, and linked
+    /// code is never written after loading (asserted in debug builds, free in release).
+    @inline(__always) var verifiedOpcode: Opcode {
+        assert(Opcode(rawValue: UInt8(truncatingIfNeeded: self)) != nil, "unverified code word \(self)")
+        return unsafeBitCast(UInt8(truncatingIfNeeded: self), to: Opcode.self)
+    }
 }
 
 /// Where an operand lives in the encoded instruction.

@@ -15,11 +15,11 @@ struct FunctionInfo {
 /// Immutable after `init` and shared by every worker, so it is `Sendable`; the interpreter reads
 /// it through raw pointers without reference counting.
 public final class LoadedProgram: @unchecked Sendable {
+    // Sendable: nothing changes after `init` (its raw buffers and literals are written only there).
     /// The module it was built from (for names, line tables and disassembly).
     public let module: Module
     /// Linked code.
     let code: UnsafeMutablePointer<UInt64>
-    let codeCount: Int
     /// Per-function facts, indexed like `module.functions`.
     let functions: UnsafeMutablePointer<FunctionInfo>
     /// Constant values, indexed like `module.constants`.
@@ -35,7 +35,6 @@ public final class LoadedProgram: @unchecked Sendable {
         self.module = module
         self.mainIndex = module.functionIndex(named: "main")!
         let total = module.functions.reduce(0) { $0 + $1.code.count }
-        codeCount = total
         code = .allocate(capacity: max(total, 1))
         functions = .allocate(capacity: max(module.functions.count, 1))
         var entry = 0

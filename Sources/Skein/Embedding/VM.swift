@@ -13,6 +13,7 @@ import Synchronization
 /// A VM owns its workers, timeout thread, processes and atoms; several VMs in one host process
 /// do not interfere.
 public final class VM: @unchecked Sendable {
+    // Sendable: `runtime` takes calls from any thread; the one mutable flag, `stopped`, is atomic.
     /// How a VM is set up.
     public struct Options: Sendable {
         /// Worker threads (default: one per core).

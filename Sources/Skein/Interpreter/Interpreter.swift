@@ -51,7 +51,7 @@ struct Interpreter<Host: SliceHost> {
                 while true {
                     let word = code[pc]
                     pc &+= 1
-                    switch unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self) {
+                    switch word.verifiedOpcode {
                     case .nop:
                         break
                     case .move:

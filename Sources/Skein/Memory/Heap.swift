@@ -29,7 +29,8 @@ struct Heap {
     /// Most live words the heap may hold (a process may lower it: `maxheap`).
     var limitWords: Int
 
-    /// Words a heap starts with on its first allocation.
+    /// Words a heap starts with on its first allocation: 512 bytes, enough for a short-lived
+    /// process's few small objects, so a million such processes stay small; growth doubles.
     static let initialWords = 64
 
     /// Why a heap cannot provide the words asked for.

@@ -33,6 +33,7 @@ import CSkeinSupport
 /// `Mailbox` is a plain pointer to its storage, so passing it around and calling it costs no
 /// reference counting (the message path must not touch a shared reference count).
 struct Mailbox: @unchecked Sendable {
+    // Sendable: producers touch only `tail`, `count` and node links (atomic); the rest is the runner's.
     /// The mailbox's memory; owned by its `Process`, freed with `destroy()`.
     private let storage: UnsafeMutablePointer<MailboxStorage>
 
@@ -99,14 +100,17 @@ struct Mailbox: @unchecked Sendable {
         nonmutating set { storage.pointee.savedCount = newValue }
     }
 
+    /// The link word of `node` (its first word), on which producers and the consumer race.
+    /// Sound: `Atomic<UInt>` is one bare word, the same size as the `UInt64` it overlays, and a
+    /// queued node's link is only ever read and written through this view.
     @inline(__always) private static func next(_ node: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<Atomic<UInt>> {
         UnsafeMutableRawPointer(node).assumingMemoryBound(to: Atomic<UInt>.self)
     }
 
     // MARK: Producers (any thread)
 
-    /// Appends a message. Safe from any number of threads at once.
     /// Appends a message and returns how many are now queued (the receiver's limit check).
+    /// Safe from any number of threads at once.
     @discardableResult
     func push(_ message: MessageNode) -> Int {
         link(message.raw)

@@ -74,6 +74,7 @@ struct MessageNode {
 /// A plain pointer to its storage (like `Mailbox`), so passing the cache along the message
 /// path costs no reference counting.
 struct NodeCache: @unchecked Sendable {
+    // Sendable: each cache is used only by its worker's thread ("owner-only" above).
     /// Size of a small node in words (header plus up to 5 payload words: immediates, small
     /// tuples, short strings).
     static let smallNodeWords = 8

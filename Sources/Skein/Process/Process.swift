@@ -16,6 +16,7 @@ import Synchronization
 ///   `senders` *before* reading `incarnation`, and a slot is reused only once `senders` is 0
 ///   after `incarnation` was cleared; so a message for an old pid never reaches a new process.
 final class Process: @unchecked Sendable {
+    // Sendable: what other threads touch is atomic or the MPSC mailbox; the rest is the runner's.
     /// Index in the process table.
     let slot: Int
     /// Pid of the live process in this slot, or 0 when free.

@@ -59,7 +59,9 @@ struct ProcessStateWord: ~Copyable {
     /// returns. After this the runner must not touch the process unless `cancelSuspension`
     /// succeeds.
     @inline(__always) func suspend(_ status: ProcessState.Status) -> ProcessState {
+        assert(status == .waiting || status == .sleeping, "suspend to \(status)")
         let current = ProcessState(raw: word.load(ordering: .relaxed))
+        assert(current.status == .running, "only a running process suspends")
         let next = ProcessState(status, generation: current.generation &+ 1)
         word.store(next.raw, ordering: .sequentiallyConsistent)
         return next
@@ -67,6 +69,7 @@ struct ProcessStateWord: ~Copyable {
 
     /// Any waker: make `expected` runnable. Succeeds for exactly one caller per suspension.
     @inline(__always) func wake(from expected: ProcessState, timedOut: Bool) -> Bool {
+        assert(expected.status == .waiting || expected.status == .sleeping, "wake from \(expected.status)")
         let next = ProcessState(.running, generation: expected.generation, timedOut: timedOut)
         return word.compareExchange(expected: expected.raw, desired: next.raw, ordering: .sequentiallyConsistent).exchanged
     }

@@ -15,6 +15,7 @@ import Synchronization
 /// - A slot is in `free` only while no process lives in it.
 /// - `live` counts processes between `allocate` and `release`.
 final class ProcessTable: @unchecked Sendable {
+    // Sendable: slots are atomics written once; the free list is locked; the counters are atomic.
     /// Bits of a pid that hold the slot.
     static let slotBits = 22
     /// Most processes alive at once.
@@ -30,7 +31,8 @@ final class ProcessTable: @unchecked Sendable {
     init(capacity: Int = 1 << ProcessTable.slotBits) {
         precondition(capacity <= 1 << ProcessTable.slotBits)
         self.capacity = capacity
-        // calloc: untouched pages of a large table cost no memory.
+        // calloc: untouched pages of a large table cost no memory. Zeroed bytes are valid
+        // `Atomic<UInt>`s holding 0 (an atomic word is laid out as the bare word).
         let raw = calloc(capacity, MemoryLayout<UInt>.stride)!
         slots = raw.bindMemory(to: Atomic<UInt>.self, capacity: capacity)
     }
@@ -76,6 +78,7 @@ final class ProcessTable: @unchecked Sendable {
 
     /// Makes `process` reachable by its pid (after its context is ready).
     func publish(_ process: Process) {
+        assert(process.pid != 0 && process.incarnation.load(ordering: .relaxed) == 0, "published twice")
         process.incarnation.store(process.pid, ordering: .sequentiallyConsistent)
     }
 
@@ -88,6 +91,7 @@ final class ProcessTable: @unchecked Sendable {
 
     /// Frees the slot of a retired process for reuse.
     func release(_ process: Process) {
+        assert(process.incarnation.load(ordering: .relaxed) == 0, "released before it was retired")
         live.subtract(1, ordering: .sequentiallyConsistent)  // pairs with Runtime.waitForAll
         freeList.withLock { $0.append(process.slot) }
     }
@@ -104,7 +108,8 @@ final class ProcessTable: @unchecked Sendable {
         return process(atSlot: slot)?.incarnation.load(ordering: .sequentiallyConsistent) == pid
     }
 
-    /// The process object of `slot`, if that slot was ever used.
+    /// The process object of `slot`, if that slot was ever used. Unretained, which is sound:
+    /// the table holds a reference to every process object until it is freed itself.
     func process(atSlot slot: Int) -> Process? {
         guard slot < capacity else { return nil }
         let bits = slots[slot].load(ordering: .acquiring)

@@ -4,6 +4,7 @@ import Synchronization
 /// Where a VM's `print` output (or its error reports) goes. Writes from different workers are
 /// serialised, and each write is one whole line, so lines never interleave.
 public final class OutputSink: @unchecked Sendable {
+    // Sendable: the closure is constant and called only under the lock.
     /// Guards the writes; counts them. (Not `Locked<()>`: ThreadSanitizer mistakes a zero-sized
     /// state for the mutex field at the same address and reports a race.)
     private let writes = Locked(0)

@@ -7,6 +7,7 @@ import Synchronization
 ///
 /// Two VMs share nothing: every piece of state lives in a `Runtime` instance.
 final class Runtime: @unchecked Sendable {
+    // Sendable: set once in `init`, or atomic, or locked (`results`, `watched`: under `completion`).
     let program: LoadedProgram
     let atoms: AtomTable
     let printer: Printer

@@ -8,6 +8,7 @@ import Synchronization
 /// - `length` equals the number of queued items whenever the lock is free, so workers can
 ///   skip the lock with one atomic load when it is zero.
 final class GlobalQueue: @unchecked Sendable {
+    // Sendable: the deque is reached only under its lock; `length` is atomic.
     private let items = Locked<Deque>(Deque())
     /// Items queued (read without the lock as a hint).
     let length = Atomic<Int>(0)

@@ -1,4 +1,3 @@
-import CSkeinSupport
 import Synchronization
 
 /// Parking and waking of workers, without lost wake-ups.
@@ -25,8 +24,10 @@ import Synchronization
 ///
 /// Invariant: `0 ≤ searching`, `searching + sleeping ≤ workers` (asserted in tests).
 final class Idle: @unchecked Sendable {
+    // Sendable: every field is an atomic, a futex word or a constant.
     private let counts = Atomic<UInt64>(0)
-    private let epochWord: UnsafeMutablePointer<Atomic<UInt32>>
+    /// What sleepers wait on: bumped by every wake-up, so a ticket taken before it is stale.
+    private let epoch = FutexWord()
     private let workers: Int
     /// Wake-ups issued (statistics).
     let wakeups = Atomic<Int>(0)
@@ -35,14 +36,6 @@ final class Idle: @unchecked Sendable {
 
     init(workers: Int) {
         self.workers = workers
-        epochWord = .allocate(capacity: 1)
-        epochWord.initialize(to: Atomic(0))
-    }
-
-    deinit { epochWord.deallocate() }
-
-    private var futexAddress: UnsafeMutablePointer<UInt32> {
-        UnsafeMutableRawPointer(epochWord).assumingMemoryBound(to: UInt32.self)
     }
 
     /// (searching, sleeping), a snapshot.
@@ -58,9 +51,9 @@ final class Idle: @unchecked Sendable {
     }
 
     private func wakeOne() {
-        epochWord.pointee.add(1, ordering: .sequentiallyConsistent)
+        epoch.bump()
         wakeups.add(1, ordering: .relaxed)
-        skein_futex_wake(futexAddress, 1)
+        epoch.wakeOne()
     }
 
     /// Worker: try to become a searcher (at most half the workers search at once).
@@ -78,14 +71,16 @@ final class Idle: @unchecked Sendable {
     /// Worker: a searcher found work.
     func stopSearching() {
         let before = counts.wrappingSubtract(1, ordering: .sequentiallyConsistent).oldValue
+        assert(before & 0xFFFF_FFFF > 0, "stopSearching without a searcher")
         if before & 0xFFFF_FFFF == 1 && before >> 32 > 0 { wakeOne() }
     }
 
     /// Worker: first half of parking. Returns the ticket to wait with.
     func prepareToPark(wasSearching: Bool) -> UInt32 {
-        let ticket = epochWord.pointee.load(ordering: .sequentiallyConsistent)
+        let ticket = epoch.ticket()
         let delta = Idle.sleeperUnit &- (wasSearching ? 1 : 0)
-        counts.wrappingAdd(delta, ordering: .sequentiallyConsistent)
+        let after = counts.wrappingAdd(delta, ordering: .sequentiallyConsistent).newValue
+        assert(Int(after & 0xFFFF_FFFF) + Int(after >> 32) <= workers, "more searchers and sleepers than workers")
         return ticket
     }
 
@@ -96,13 +91,13 @@ final class Idle: @unchecked Sendable {
 
     /// Worker: sleeps until woken (or spuriously), then counts itself as searching.
     func park(ticket: UInt32) {
-        skein_futex_wait(futexAddress, ticket, -1)
+        epoch.wait(ticket: ticket)
         counts.wrappingAdd(1 &- Idle.sleeperUnit, ordering: .sequentiallyConsistent)
     }
 
     /// Wakes every sleeper (shutdown).
     func wakeAll() {
-        epochWord.pointee.add(1, ordering: .sequentiallyConsistent)
-        skein_futex_wake(futexAddress, Int32.max)
+        epoch.bump()
+        epoch.wakeAll()
     }
 }

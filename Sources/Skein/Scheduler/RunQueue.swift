@@ -16,7 +16,10 @@ import Synchronization
 ///   fails, what it read is discarded, so a slot the owner overwrote after wrap-around is
 ///   never used.
 final class RunQueue: @unchecked Sendable {
-    /// Number of slots (a power of two).
+    // Sendable: `head`, `tail` and every slot are atomics, used by the protocol above.
+    /// Number of slots (a power of two, so an index is a mask). 256, as in Go and tokio: 2 KiB
+    /// per worker, and enough that a worker spawning a burst overflows to the global queue (one
+    /// lock per 128 processes) rarely.
     static let capacity = 256
     private static let mask = UInt32(capacity - 1)
     private let head = Atomic<UInt32>(0)
@@ -35,12 +38,13 @@ final class RunQueue: @unchecked Sendable {
         Int(tail.load(ordering: .acquiring) &- head.load(ordering: .acquiring))
     }
 
-    /// Owner only: appends `item`; when the ring is full, moves half of it plus `item` to
-    /// `overflow` and returns false.
+    /// Owner only: appends `item`; when the ring is full, moves the older half of it plus
+    /// `item` to `overflow` instead.
     func push(_ item: UInt, overflow: GlobalQueue) {
         while true {
             let h = head.load(ordering: .acquiring)
             let t = tail.load(ordering: .relaxed)
+            assert(t &- h <= UInt32(RunQueue.capacity), "ring holds more than its capacity")
             if t &- h < UInt32(RunQueue.capacity) {
                 slots[Int(t & RunQueue.mask)].store(item, ordering: .relaxed)
                 tail.store(t &+ 1, ordering: .releasing)

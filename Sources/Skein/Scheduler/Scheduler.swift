@@ -1,4 +1,3 @@
-import CSkeinSupport
 import Synchronization
 
 /// The work-stealing pool: workers, the global queue and the idle/parking protocol.
@@ -9,26 +8,26 @@ import Synchronization
 /// - made runnable off the pool (host, timeout thread, IO) → the global queue.
 /// Every push except into a next slot is followed by `Idle.notify()`.
 final class Scheduler: @unchecked Sendable {
+    // Sendable: `workers` is set in `init`, before any thread starts; the rest is atomic or constant.
     /// The workers, fixed at start.
     private(set) var workers: [Worker] = []
     /// The global queue.
     let global = GlobalQueue()
     /// Parking.
     let idle: Idle
+    /// The runtime that owns this pool. Unretained, which is sound: the VM stops the pool
+    /// (joining every worker) before it lets the runtime go.
     unowned(unsafe) let runtime: Runtime
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
-    private let stoppedWord: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Bumped by each worker thread as it exits; `stop` sleeps on it.
+    private let exits = FutexWord()
 
     init(workers count: Int, runtime: Runtime) {
         self.runtime = runtime
         idle = Idle(workers: count)
-        stoppedWord = .allocate(capacity: 1)
-        stoppedWord.initialize(to: Atomic(0))
         workers = (0..<count).map { Worker(index: $0, scheduler: self) }
     }
-
-    deinit { stoppedWord.deallocate() }
 
     /// Starts the worker threads.
     func start() {
@@ -55,19 +54,18 @@ final class Scheduler: @unchecked Sendable {
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
         idle.wakeAll()
-        let word = UnsafeMutableRawPointer(stoppedWord).assumingMemoryBound(to: UInt32.self)
         while true {
-            let seen = stoppedWord.pointee.load(ordering: .sequentiallyConsistent)
+            let ticket = exits.ticket()
             if running.load(ordering: .sequentiallyConsistent) == 0 { break }
             idle.wakeAll()
-            skein_futex_wait(word, seen, 10_000_000)
+            exits.wait(ticket: ticket, timeoutNanoseconds: 10_000_000)
         }
     }
 
     /// Called by each worker thread as it exits.
     func workerStopped() {
         running.subtract(1, ordering: .sequentiallyConsistent)
-        stoppedWord.pointee.add(1, ordering: .sequentiallyConsistent)
-        skein_futex_wake(UnsafeMutableRawPointer(stoppedWord).assumingMemoryBound(to: UInt32.self), Int32.max)
+        exits.bump()
+        exits.wakeAll()
     }
 }

@@ -39,6 +39,7 @@ extension Atomic where Value == Int {
 ///   the end of the current slice, which reductions bound; before anything that could block the
 ///   owner, `offerWork()` wakes a helper.
 final class Worker: @unchecked Sendable {
+    // Sendable: what thieves and readers touch is atomic; the rest is the worker thread's own.
     /// Position in the pool.
     let index: Int
     /// Local run queue.
@@ -53,24 +54,39 @@ final class Worker: @unchecked Sendable {
     /// (it will reach its own next slot soon) from one stuck in a long call.
     let sliceStamp = Atomic<Int>(0)
     /// The pool (which owns this worker; `unowned(unsafe)` keeps reference counting off the
-    /// scheduling path).
+    /// scheduling path, and is sound because the pool outlives its workers' threads).
     unowned(unsafe) let scheduler: Scheduler
     private var thread: Thread?
     private var random: UInt64
-    private var tick = 0
+    /// Scheduling ticks: calls to `findWork` so far (the global-queue interval counts them).
+    private(set) var tick = 0
     private var stealBatch: [UInt] = []
 
-    /// Reductions per slice.
+    /// Reductions per slice. BEAM's value before OTP 20 (4000 since): long enough that the
+    /// switch between processes (a queue pop and a few stores) is small beside the slice, short
+    /// enough that a busy process hands its worker over many times a millisecond.
     static let sliceBudget = 2000
     /// Stack of a worker thread. Walks over values recurse up to `ValueDepth.limit` levels
     /// (about 200 bytes each); 16 MiB leaves room for that and for host functions. Only the
     /// pages touched are ever committed.
     static let threadStackBytes = 16 << 20
-    /// Longest run of next-slot processes before the queue gets a turn.
+    /// Longest run of next-slot processes before the queue gets a turn. Tokio's bound on its
+    /// LIFO slot too: a ping-pong pair still makes three hand-offs per slice on a warm core, and
+    /// a third process waiting in the queue is not starved by them
+    /// (`aThirdProcessProgressesBesidePingPong`).
     static let maxNextSlotStreak = 3
-    /// How long a thief lets a worker reach its own next slot before taking it.
+    /// How long a thief lets a worker reach its own next slot before taking it. A worker that is
+    /// making progress starts a slice far more often than this (a slice of `sliceBudget`
+    /// reductions lasts microseconds), so a slice stamp unchanged after 50 µs means the worker is
+    /// stuck in a long call. The wait happens only on the last scan before parking, where it
+    /// delays nothing runnable; shorter waits let thieves split producer/consumer pairs (see
+    /// ARCHITECTURE.md, "The next slot").
     static let nextSlotGraceMicroseconds: UInt32 = 50
-    /// Every this many scheduling ticks, the global queue is served first.
+    /// Every this many scheduling ticks, the global queue is served first, so work injected by
+    /// the host, the timeout thread and IO waits at most this many slices even on a worker whose
+    /// local queue never empties, while the global queue's lock stays off the common path. 61
+    /// is Go's value (and tokio's before it tuned the interval itself): a prime, so the check
+    /// does not fall into step with a program's own period (a ring of 2, 4 or 64 processes).
     static let globalQueueInterval = 61
 
     init(index: Int, scheduler: Scheduler) {
@@ -178,14 +194,19 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Finds a runnable process: the global queue now and then (fairness), the local queue,
-    /// the global queue, then other workers' queues and next slots.
+    /// Finds a runnable process, looking in this order: the global queue first on every
+    /// `globalQueueInterval`-th tick (fairness); then this worker's next slot, its ring, the
+    /// global queue; then, as a searcher (if fewer than half the workers search), the rings of
+    /// the others in random order, and their next slots too when `includeNextSlots`.
     ///
     /// Other workers' next slots are only taken on the last scan before parking: a process
     /// woken into a next slot is about to run on its waker's warm core, and stealing it at once
     /// would split message-passing pairs across cores (Go waits before stealing `runnext` for
     /// the same reason). It never waits longer than the waker's slice.
-    private func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Unmanaged<Process>? {
+    ///
+    /// (Internal, not private, for `WorkerTests`, which check the order on workers that have no
+    /// thread.)
+    func findWork(searching: inout Bool, includeNextSlots: Bool = false) -> Unmanaged<Process>? {
         tick &+= 1
         if tick % Worker.globalQueueInterval == 0, let p = takeFromGlobal() { return p }
         if let p = takeNext() { return p }
@@ -201,6 +222,8 @@ final class Worker: @unchecked Sendable {
     private func takeFromGlobal() -> Unmanaged<Process>? {
         guard scheduler.global.length.load(ordering: .acquiring) > 0 else { return nil }
         stealBatch.removeAll(keepingCapacity: true)
+        // A fair share for each worker (so one worker does not drain a burst the others could
+        // run), at most half a ring (so the local push cannot overflow straight back).
         let share = scheduler.global.length.load(ordering: .relaxed) / scheduler.workers.count + 1
         scheduler.global.pop(max: min(share, RunQueue.capacity / 2), into: &stealBatch)
         guard let first = stealBatch.first else { return nil }

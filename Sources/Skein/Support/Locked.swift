@@ -9,6 +9,7 @@ import Glibc
 /// reports every hand-off through it as a race. pthread mutexes are intercepted by TSan and
 /// are cheap when uncontended. Only off the hot path (global queue, free slots, timeouts).
 final class Locked<State>: @unchecked Sendable {
+    // Sendable: `state` is reached only inside `withLock`, under the mutex.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var state: State
 

@@ -2,7 +2,8 @@
 struct TimeoutEntry {
     /// Monotonic deadline in nanoseconds.
     var deadline: Int64
-    /// The process (type-stable, see `Process`).
+    /// The process, unretained: sound because process objects are type-stable (see `Process`)
+    /// and live as long as the process table, which outlives the timeout thread.
     var process: Unmanaged<Process>
     /// The exact state word of the suspension this timeout ends; if the process has moved on,
     /// the wake CAS fails and the entry is simply dropped.

@@ -17,6 +17,7 @@ import Synchronization
 /// - Lazy invalidation: a process woken before its deadline reports it in O(1) with
 ///   `noteStale()`; when stale entries exceed half the heap (and a minimum), the heap is purged.
 final class TimeoutService: @unchecked Sendable {
+    // Sendable: shared state is the locked pending list and atomics; the heap is the thread's own.
     private struct Pending {
         var entries: [TimeoutEntry] = []
         /// Deadline the thread sleeps until (`Int64.max`: no deadline; `Int64.min`: awake).
@@ -24,7 +25,9 @@ final class TimeoutService: @unchecked Sendable {
         var stopping = false
     }
     private let pending = Locked(Pending())
-    private let futexWord: UnsafeMutablePointer<Atomic<UInt32>>
+    /// What the thread sleeps on: bumped by an earlier `arm`, by `stop`, and by the thread as
+    /// it finishes (for `stop` to see).
+    private let wakeWord = FutexWord()
     private let stale = Atomic<Int>(0)
     private let wakeProcess: (Process) -> Void
     private var thread: Thread?
@@ -37,18 +40,10 @@ final class TimeoutService: @unchecked Sendable {
     /// `wakeProcess` schedules a process whose timeout won its wake CAS.
     init(wakeProcess: @escaping (Process) -> Void) {
         self.wakeProcess = wakeProcess
-        futexWord = .allocate(capacity: 1)
-        futexWord.initialize(to: Atomic(0))
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "skein-timeouts"
         self.thread = thread
         thread.start()
-    }
-
-    deinit { futexWord.deallocate() }
-
-    private var futexAddress: UnsafeMutablePointer<UInt32> {
-        UnsafeMutableRawPointer(futexWord).assumingMemoryBound(to: UInt32.self)
     }
 
     /// Arms a timeout for the suspension `state` of `process`, `milliseconds` from now.
@@ -59,12 +54,12 @@ final class TimeoutService: @unchecked Sendable {
             p.entries.append(entry)
             if deadline < p.sleepUntil {
                 p.sleepUntil = .min
-                futexWord.pointee.add(1, ordering: .sequentiallyConsistent)
+                wakeWord.bump()
                 return true
             }
             return false
         }
-        if mustWake { skein_futex_wake(futexAddress, 1) }
+        if mustWake { wakeWord.wakeOne() }
     }
 
     /// A process with an armed timeout was woken by something else: its entry is now stale.
@@ -74,10 +69,14 @@ final class TimeoutService: @unchecked Sendable {
     func stop() {
         pending.withLock { p in
             p.stopping = true
-            futexWord.pointee.add(1, ordering: .sequentiallyConsistent)
+            wakeWord.bump()
         }
-        skein_futex_wake(futexAddress, 1)
-        while !finished.load(ordering: .acquiring) { skein_futex_wait(futexAddress, futexWord.pointee.load(ordering: .acquiring), 1_000_000) }
+        wakeWord.wakeOne()
+        while true {
+            let ticket = wakeWord.ticket()
+            if finished.load(ordering: .acquiring) { break }
+            wakeWord.wait(ticket: ticket, timeoutNanoseconds: 1_000_000)
+        }
     }
 
     private func run() {
@@ -91,17 +90,18 @@ final class TimeoutService: @unchecked Sendable {
                 let now = skein_monotonic_ns()
                 let next = heap.earliest ?? .max
                 p.sleepUntil = next <= now ? .min : next
-                return (p.stopping, futexWord.pointee.load(ordering: .sequentiallyConsistent), p.sleepUntil)
+                return (p.stopping, wakeWord.ticket(), p.sleepUntil)
             }
             if stopping { break }
             fireDue(&heap)
             purgeIfStale(&heap)
             if sleepUntil == .min { continue }
             let timeout = sleepUntil == .max ? -1 : max(0, sleepUntil - skein_monotonic_ns())
-            skein_futex_wait(futexAddress, ticket, timeout)
+            wakeWord.wait(ticket: ticket, timeoutNanoseconds: timeout)
         }
         finished.store(true, ordering: .releasing)
-        skein_futex_wake(futexAddress, Int32.max)
+        wakeWord.bump()
+        wakeWord.wakeAll()
     }
 
     private func fireDue(_ heap: inout TimeoutHeap) {

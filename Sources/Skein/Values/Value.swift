@@ -86,7 +86,8 @@ public struct Value: Equatable, Hashable, Sendable {
     @inline(__always) public var isObject: Bool { raw & 0b111 == Value.pointerTag }
     /// The heap object's address; only meaningful when `isObject`.
     @inline(__always) var objectAddress: UnsafeMutablePointer<UInt64> {
-        UnsafeMutablePointer(bitPattern: UInt(raw & ~Value.pointerTag))!
+        assert(isObject, "objectAddress of a non-object value")
+        return UnsafeMutablePointer(bitPattern: UInt(raw & ~Value.pointerTag))!
     }
     /// The immediate tag (low four bits) of a non-integer, non-object value.
     @inline(__always) var immediateTag: UInt64 { raw & 0xF }

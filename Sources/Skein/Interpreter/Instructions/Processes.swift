@@ -6,7 +6,7 @@ extension Interpreter {
     /// `spawn`, `spawnlink`, `spawnmon` and their `r` forms (function from a register).
     func spawn(_ word: UInt64) throws(Fault) {
         var reductions = 0
-        let op = unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self)
+        let op = word.verifiedOpcode
         let callee: Int
         let argc: Int
         switch op {
@@ -42,7 +42,7 @@ extension Interpreter {
     func processSignal(_ word: UInt64) throws(Fault) {
         let me = selfPid
         let process = processRef
-        switch unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self) {
+        switch word.verifiedOpcode {
         case .link:
             let other = try pid(in: word.fieldA, for: "link")
             guard other != me, process._withUnsafeGuaranteedRef({ $0.links.insert(other).inserted }) else { return }
@@ -129,7 +129,7 @@ extension Interpreter {
         let nameValue = Value(raw: registers[word.fieldB])
         guard nameValue.isAtom else { throw Fault(kind: .typeMismatch, detail: "a process name must be an atom, got \(host.printer.text(nameValue, quoted: true, limit: Printer.reportBytes))") }
         let name = Int(nameValue.immediatePayload)
-        switch unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self) {
+        switch word.verifiedOpcode {
         case .register:
             let target = try pid(in: word.fieldC, for: "register")
             let outcome: Term = switch host.register(name, target) {

@@ -14,7 +14,7 @@ extension Interpreter {
     /// at `pc` (which it may move).
     func receive(_ word: UInt64, pc: inout Int, reductions: inout Int) throws(Fault) -> SliceOutcome? {
         let start = pc - 1
-        let op = unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self)
+        let op = word.verifiedOpcode
         let host = self.host
         let mailbox = self.mailbox
         var exiting = false

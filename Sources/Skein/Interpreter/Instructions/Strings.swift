@@ -26,7 +26,7 @@ extension Interpreter {
         var reductions = 0
         let v = Value(raw: registers[word.fieldB])
         let result: UInt64
-        switch unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self) {
+        switch word.verifiedOpcode {
         case .typeof:
             result = Value.atom(ValueSemantics.typeAtom(v).rawValue).raw
         case .tostr:
