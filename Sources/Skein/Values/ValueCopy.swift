@@ -58,8 +58,7 @@ enum ValueCopy {
             let n = v.arrayCount
             free += HeapObject.arrayWords(count: n)
             let slots = HeapObject.initArray(target, count: n)
-            let source = v.arrayElements
-            for i in 0..<n { slots[i] = copy(Value(raw: source[i]), to: &free).raw }
+            for (i, element) in v.elements.enumerated() { slots[i] = copy(Value(raw: element), to: &free).raw }
         }
         return .object(target)
     }

@@ -41,7 +41,9 @@ extension Interpreter {
     static func element(_ v: Value, index: Value) throws(Fault) -> UInt64 {
         switch v.heapKind {
         case .tuple: return v.tupleElements[try checkedIndex(index, count: v.tupleCount)]
-        case .array: return v.arrayElements[try checkedIndex(index, count: v.arrayCount)]
+        case .array:
+            let i = try checkedIndex(index, count: v.arrayCount)  // before touching the storage: an empty array has none
+            return v.arrayElements[i]
         case .string:
             let i = try checkedIndex(index, count: v.stringByteCount)
             return Value.smallInt(Int64(v.stringBytes[i])).raw
@@ -51,7 +53,8 @@ extension Interpreter {
 
     static func setElement(_ v: Value, index: Value, to element: UInt64) throws(Fault) {
         guard v.heapKind == .array else { throw Fault(kind: .typeMismatch, detail: "set needs an array, got \(typeName(v))") }
-        v.arrayElements[try checkedIndex(index, count: v.arrayCount)] = element
+        let i = try checkedIndex(index, count: v.arrayCount)
+        v.arrayElements[i] = element
     }
 
     static func pop(_ v: Value) throws(Fault) -> UInt64 {
