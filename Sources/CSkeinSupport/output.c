@@ -24,12 +24,15 @@ static void stdout_failed(void) {
     clearerr(stdout);
 }
 
-void skein_write_stdout(const char *text) {
+void skein_write_stdout(const char *bytes, size_t count) {
     atomic_store(&stdout_pending, 1);
-    if (fputs(text, stdout) == EOF) stdout_failed();
+    if (count > 0 && fwrite(bytes, 1, count, stdout) != count) stdout_failed();
 }
 
-void skein_write_stderr(const char *text) { fputs(text, stderr); fflush(stderr); }
+void skein_write_stderr(const char *bytes, size_t count) {
+    if (count > 0) fwrite(bytes, 1, count, stderr);
+    fflush(stderr);
+}
 
 void skein_flush_stdout(void) {
     atomic_store(&stdout_pending, 0);

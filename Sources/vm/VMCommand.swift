@@ -24,6 +24,7 @@ struct VMCommand: ParsableCommand {
         Exit codes: 0 success, 1 runtime error in the program, 2 invalid program,
         64 usage error, 74 file error.
         """,
+        version: "skein \(VM.version) (bytecode format \(BinaryFormat.version))",
         subcommands: [Run.self, Asm.self, Disasm.self, Check.self]
     )
 }

@@ -70,4 +70,18 @@ import Testing
         #expect(try runCommand(vmExecutable, ["run", "--workers", "0", source]).status == 64)
         #expect(try runCommand(vmExecutable, ["--help"]).stdout.contains("run"))
     }
+
+    /// `print` writes a string with NUL bytes whole (it used to stop at the first NUL), and
+    /// `vm --version` names the version.
+    @Test func printWritesNULBytesAndVersionIsShown() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-nul-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("nul.ska")
+        try "func main/0\n    load r0, \"a\\0b\"\n    print r0\n    ret r0\nend\n".write(to: source, atomically: true, encoding: .utf8)
+        let run = try runCommand(vmExecutable, ["run", source.path])
+        #expect(Array(run.stdout.utf8) == [0x61, 0, 0x62, 0x0A], "\(Array(run.stdout.utf8))")
+        let version = try runCommand(vmExecutable, ["--version"])
+        #expect(version.status == 0 && version.stdout.hasPrefix("skein \(VM.version)"))
+    }
 }

@@ -1,5 +1,6 @@
 #ifndef SKEIN_SUPPORT_H
 #define SKEIN_SUPPORT_H
+#include <stddef.h>
 #include <stdint.h>
 
 /// Blocks the calling thread while `*word == expected` (Linux futex wait, private).
@@ -17,8 +18,8 @@ int64_t skein_monotonic_ns(void);
 void skein_yield(void);
 
 /// Writes a NUL-terminated string to stdout / stderr (stdio buffering, thread-safe).
-void skein_write_stdout(const char *text);
-void skein_write_stderr(const char *text);
+void skein_write_stdout(const char *bytes, size_t count);
+void skein_write_stderr(const char *bytes, size_t count);
 /// Flushes stdout.
 void skein_flush_stdout(void);
 /// Whether stdout was written since the last call or flush (and clears the mark).

@@ -14,6 +14,9 @@ import Synchronization
 /// do not interfere.
 public final class VM: @unchecked Sendable {
     // Sendable: `runtime` takes calls from any thread; the one mutable flag, `stopped`, is atomic.
+    /// The version of this Skein library.
+    public static let version = "0.3.0"
+
     /// How a VM is set up.
     public struct Options: Sendable {
         /// Worker threads (default: one per core).

@@ -15,12 +15,19 @@ public final class OutputSink: @unchecked Sendable {
 
     /// The process's standard output (buffered; flushed when the VM stops).
     public static func standardOutput() -> OutputSink {
-        OutputSink { text in skein_write_stdout(text) }
+        OutputSink { text in
+            // By length, not as a C string: a string may hold NUL bytes.
+            var text = text
+            text.withUTF8 { $0.withMemoryRebound(to: CChar.self) { skein_write_stdout($0.baseAddress, $0.count) } }
+        }
     }
 
     /// The process's standard error.
     public static func standardError() -> OutputSink {
-        OutputSink { text in skein_write_stderr(text) }
+        OutputSink { text in
+            var text = text
+            text.withUTF8 { $0.withMemoryRebound(to: CChar.self) { skein_write_stderr($0.baseAddress, $0.count) } }
+        }
     }
 
     /// Writes `text`.
