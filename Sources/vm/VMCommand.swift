@@ -152,6 +152,7 @@ struct Run: ParsableCommand {
             FileHandle.standardError.write(Data("vm: main exited with reason \(reason)\n".utf8))
             Foundation.exit(ExitCodes.runtimeError)
         case .halted(let code): Foundation.exit(code)
+        case .stopped: Foundation.exit(ExitCodes.runtimeError)
         }
     }
 }

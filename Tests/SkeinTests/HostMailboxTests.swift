@@ -181,6 +181,34 @@ import Testing
         #expect(throws: HostError.timeout) { try inbox.receive(timeout: .milliseconds(20)) }
     }
 
+    /// `shutdown()` makes a `runMain` blocked on another thread return, closes host mailboxes,
+    /// and later calls fail with a typed error.
+    @Test func shutdownEndsWaitersAndLaterCallsFail() throws {
+        let module = try Assembler.assemble("""
+        func main/0
+            recv   r0                  ; waits forever
+            ret    r0
+        end
+        """, file: "wait.ska")
+        let vm = try VM(module: module, options: .init(workers: 2))
+        let inbox = try vm.makeMailbox()
+        let status = Locked<VM.ExitStatus?>(nil)
+        let runner = Thread { let s = vm.runMain(); status.withLock { $0 = s } }
+        runner.start()
+        let receiver = Locked<HostError?>(nil)
+        let waiter = Thread {
+            do throws(HostError) { _ = try inbox.receive() } catch { receiver.withLock { $0 = error } }
+        }
+        waiter.start()
+        Thread.sleep(forTimeInterval: 0.05)
+        vm.shutdown()
+        while !runner.isFinished || !waiter.isFinished { usleep(1000) }
+        #expect(status.withLock { $0 } == .stopped)
+        #expect(receiver.withLock { $0 } == .closed)
+        #expect(throws: HostError.stopped) { try vm.spawn("main") }
+        #expect(throws: HostError.stopped) { try vm.makeMailbox() }
+    }
+
     /// The async form delivers like the blocking one, from a Swift task.
     @Test func asyncReceive() async throws {
         let vm = try Self.makeVM(workers: 2)

@@ -60,6 +60,8 @@ public final class VM: @unchecked Sendable {
         /// A process ended the run with `halt status` (other processes are stopped by
         /// `shutdown`).
         case halted(Int32)
+        /// `shutdown()` was called (from another thread) before main ended.
+        case stopped
     }
 
     private let runtime: Runtime
@@ -141,11 +143,13 @@ public final class VM: @unchecked Sendable {
         case .exited(.atom("normal")): return .returned
         case .exited(let reason): return .exited(reason.description)
         case .halted(let status): return .halted(status)
+        case .stopped: return .stopped
         }
     }
 
     /// Spawns `function` (by name) with host-provided arguments; returns its pid.
     public func spawn(_ function: String, _ arguments: [Term] = []) throws -> Term {
+        guard !isStopped else { throw HostError.stopped }
         guard let index = runtime.program.module.functionIndex(named: function) else {
             throw LoadError("function \(function)", "no such function")
         }
@@ -166,11 +170,13 @@ public final class VM: @unchecked Sendable {
 
     /// Sends `message` to the process `pid` from the host.
     public func send(_ pid: Term, _ message: Term) throws {
-        guard case .pid(let id) = pid else { throw LoadError("send", "not a pid: \(pid)") }
+        guard !isStopped else { throw HostError.stopped }
+        guard case .pid(let id) = pid else { throw HostError.notAPid(pid) }
         runtime.deliver(message.messageNode(atoms: runtime.atoms), to: id, from: nil)
     }
 
-    /// Stops the workers and frees every process. Idempotent.
+    /// Stops the workers and frees every process; a `runMain` blocked on another thread returns
+    /// `.stopped`, host mailboxes close, and later calls throw `HostError.stopped`. Idempotent.
     public func shutdown() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         runtime.shutdown()

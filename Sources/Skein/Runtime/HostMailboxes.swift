@@ -36,6 +36,10 @@ extension Runtime {
     func receive(hostMailbox process: Process, deadline: Int64?, closed: inout Bool) -> Term? {
         guard let semaphore = hostWaiters.withLock({ $0[process.pid] }) else { closed = true; return nil }
         while true {
+            if completion.withLock({ isStopping }) {
+                closed = true
+                return nil
+            }
             var exiting = false
             if let node = process.mailbox.takeOldest({ handleSignal($0, in: process, worker: nil) }, exiting: &exiting) {
                 defer { node.free() }

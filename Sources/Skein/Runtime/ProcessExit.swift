@@ -10,6 +10,8 @@ enum ProcessResult {
     case exited(Term)
     /// A process ended the whole run with `halt` and this exit status.
     case halted(Int32)
+    /// The VM was shut down before the process ended.
+    case stopped
 }
 
 /// The end of a process: what its links, monitors, registered name and waiters learn.
@@ -104,8 +106,9 @@ extension Runtime {
     /// Blocks until `pid` (spawned with `watch: true`) ends, or a process halts the run.
     func waitFor(_ pid: UInt64) -> ProcessResult {
         completion.withLock {
-            while results[pid] == nil && haltStatus == nil { completion.wait() }
+            while results[pid] == nil && haltStatus == nil && !isStopping { completion.wait() }
             if let status = haltStatus { return .halted(status) }
+            if results[pid] == nil { return .stopped }
             return results.removeValue(forKey: pid)!
         }
     }
@@ -123,7 +126,7 @@ extension Runtime {
         allWaiters.add(1, ordering: .sequentiallyConsistent)
         defer { allWaiters.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
-            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0, haltStatus == nil {
+            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0, haltStatus == nil, !isStopping {
                 completion.wait()
             }
         }

@@ -49,6 +49,8 @@ final class Runtime: @unchecked Sendable {
     var watched: Set<UInt64> = []
     /// The exit status a process gave `halt` (under `completion`).
     var haltStatus: Int32?
+    /// Set by `shutdown` (under `completion`): waiting host threads return.
+    var isStopping = false
 
     /// Host functions by the constant index that names them (nil where none is called).
     let hostFunctions: [HostFunction?]
@@ -71,8 +73,14 @@ final class Runtime: @unchecked Sendable {
         scheduler.start()
     }
 
-    /// Stops the workers and the timeout thread, then frees every process.
+    /// Stops the workers and the timeout thread, then frees every process. Host threads waiting
+    /// for a process or in a host mailbox's `receive` return first.
     func shutdown() {
+        completion.withLock {
+            isStopping = true
+            completion.broadcast()
+        }
+        hostWaiters.withLock { waiters in waiters.values.forEach { $0.signal() } }
         scheduler.stop()
         timeouts.stop()
         ioService.withLock { $0?.stop() }
