@@ -60,7 +60,8 @@ import Testing
     /// or a runtime error (1), or still be running at the time limit (a mutant may loop
     /// forever): a signal means the VM crashed on a module the verifier let through. Mutants
     /// that use IO or host functions are not run, since they could touch files, sockets or
-    /// stdin. (Seed 2026: 3,714 rejected, 238 run, 48 not run.)
+    /// stdin. (Seed 2026, today's examples: 3,754 rejected, 196 run, 157 of them ending by
+    /// themselves, 50 not run.)
     @Test(.timeLimit(.minutes(3))) func hostileMutationsAreRejectedOrSafe() throws {
         // Each example assembled and encoded once (assembling it again every round took most of
         // the test's time).
