@@ -42,6 +42,7 @@ public enum HostError: Error, Equatable, Sendable, CustomStringConvertible {
 /// `{:EXIT, pid, reason}`; `exit pid, :kill` closes it. Closing (or releasing the last reference)
 /// ends it like a process: processes monitoring it get `{:DOWN, ref, pid, :normal}`.
 public final class HostMailbox: @unchecked Sendable {
+    // Sendable: `isClosed` and the process's runner-owned state are touched only under `receiving`.
     /// The mailbox's pid, to send to.
     public let pid: Term
     private let vm: VM

@@ -57,7 +57,7 @@ extension Interpreter {
     /// keeps the sign, `ushr` shifts zeros in. A shift count outside 0…63 is an error.
     func bitwise(_ word: UInt64, _ x: UInt64, _ y: UInt64) throws(Fault) {
         var reductions = 0
-        let op = unsafeBitCast(UInt8(truncatingIfNeeded: word), to: Opcode.self)
+        let op = word.verifiedOpcode
         guard case .int(let m)? = ValueSemantics.number(Value(raw: x)), case .int(let n)? = ValueSemantics.number(Value(raw: y)) else {
             throw Fault(kind: .typeMismatch, detail: "\(op.family) needs integers, got \(host.printer.text(Value(raw: x), quoted: true, limit: Printer.reportBytes)) and \(host.printer.text(Value(raw: y), quoted: true, limit: Printer.reportBytes))")
         }
