@@ -171,4 +171,11 @@ import Testing
         vm.shutdown()
         #expect(output.value == "100128\n")
     }
+
+    /// A label with no instruction after it (found by the assembler fuzzer: it assembled, and the
+    /// verifier refused the jump to it).
+    @Test func aLabelAtTheEndOfAFunctionIsAnError() {
+        let text = "func main/0\n    jmp done\n    ret r0\ndone:\nend\n"
+        #expect(errors(text).contains("t.ska:2:9: error: label 'done' is at the end of function main"))
+    }
 }

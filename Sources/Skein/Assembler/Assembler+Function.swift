@@ -139,6 +139,12 @@ extension Assembler {
                 report(use.line, use.column, "unknown label '\(use.label)' in function \(f.name)")
                 continue
             }
+            // A label after the last instruction marks no instruction: the verifier would
+            // refuse the jump (found by the assembler fuzzer).
+            guard target < f.code.count else {
+                report(use.line, use.column, "label '\(use.label)' is at the end of function \(f.name), with no instruction after it to jump to")
+                continue
+            }
             if use.field == .x {
                 f.code[use.word + 1] = UInt64(target)
             } else {

@@ -90,7 +90,9 @@ final class Runtime: @unchecked Sendable {
                 context.deallocate()
                 p.context = nil
             }
-            p.mailbox.drain()
+            // A host mailbox belongs to its host thread, which may still be leaving `receive`:
+            // its `HostMailbox` (or the process object's deinit) frees what is queued there.
+            if !p.isHostMailbox.load(ordering: .relaxed) { p.mailbox.drain() }
         }
     }
 
