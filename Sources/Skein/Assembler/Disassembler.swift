@@ -54,12 +54,7 @@ public enum Disassembler {
         case .nil: return "nil"
         case .bool(let b): return b ? "true" : "false"
         case .int(let n): return "\(n)"
-        case .float(let bits):
-            let d = Double(bitPattern: bits)
-            if d.isNaN { return "nan" }
-            if d.isInfinite { return d < 0 ? "-inf" : "inf" }
-            let text = "\(d)"
-            return text.contains(".") || text.contains("e") ? text : text + ".0"
+        case .float(let bits): return Printer.float(Double(bitPattern: bits))  // one spelling of floats
         case .string(let s): return quote(s)
         case .atom(let a): return atomLiteral(module.atoms[Int(a)])
         case .function(let f): return "@" + module.functions[Int(f)].name
