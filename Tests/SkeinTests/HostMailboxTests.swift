@@ -47,9 +47,11 @@ import Testing
         exit   r0
     end
 
-    func watcher/1                 ; monitors r0 and reports the DOWN reason to it... via main
+    func watcher/1                 ; watcher(target): monitors it, says so, reports the DOWN reason
         recv   r1                  ; the host mailbox to report to
         monitor r2, r0
+        load   r5, :monitoring
+        send   r1, r5
         recv   r3
         get    r4, r3, 3
         send   r1, r4
@@ -135,8 +137,7 @@ import Testing
         let report = try vm.makeMailbox()
         let watcher = try vm.spawn("watcher", [watched.pid])
         try vm.send(watcher, report.pid)
-        // Wait until the watcher's monitor is in place: it is once the watcher waits again.
-        Thread.sleep(forTimeInterval: 0.05)
+        #expect(try report.receive(timeout: .seconds(10)) == .atom("monitoring"))  // the monitor is in place
         watched.close()
         #expect(try report.receive(timeout: .seconds(10)) == .atom("normal"))
         #expect(throws: HostError.closed) { try watched.receive(timeout: .milliseconds(1)) }
