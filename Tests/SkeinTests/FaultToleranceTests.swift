@@ -126,12 +126,12 @@ import Testing
         func middle/1              ; middle(unlink?): links to a crasher, maybe unlinks, waits
             load   r1, 20
             spawnlink r2, crash_after, r1
+            monitor r5, r2         ; its DOWN comes after its exit signal (links go first)
             jf     r0, wait
             unlink r2
         wait:
-            recv   r3, 300, alive
-            ret    r3
-        alive:
+            load   r6, :DOWN
+            recvtag r3, r6         ; still alive after the crasher's end: the link was gone
             load   r4, :survived
             exit   r4
         end
