@@ -116,9 +116,7 @@ public final class HostMailbox: @unchecked Sendable {
         defer { receiving.unlock() }
         guard !isClosed, let target = process.monitors.removeValue(forKey: id) else { return }
         runtime.signal(.demonitor(from: process.pid, ref: id), to: target, from: process, worker: nil)
-        let down = process.mailbox.removeFirst({ runtime.handleSignal($0, in: process, worker: nil) }) { v in
-            v.heapKind == .tuple && v.tupleCount == 4 && v.tupleElements[1] == Value.ref(id).raw
-        }
+        let down = process.mailbox.removeFirst({ runtime.handleSignal($0, in: process, worker: nil) }) { MessageNode.isDown($0, ref: id) }
         down?.free()
     }
 

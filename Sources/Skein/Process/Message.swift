@@ -38,6 +38,24 @@ struct MessageNode {
         return MessageNode(raw: raw)
     }
 
+    /// A node holding a tuple of `count` elements that `fill` writes, built in a scratch tuple
+    /// on the stack and copied into the node (no heap, no `Term`, no array): the runtime's own
+    /// small messages and signals.
+    static func make(tupleOf count: Int, cache: NodeCache?,
+                     _ fill: (UnsafeMutablePointer<UInt64>) -> Void) throws(ValueCopy.Failure) -> MessageNode {
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1 + count) { scratch throws(ValueCopy.Failure) in
+            let tuple = scratch.baseAddress!
+            tuple[0] = HeapObject.header(.tuple, payloadWords: count)
+            fill(tuple + 1)
+            return try make(copying: .object(tuple), cache: cache)
+        }
+    }
+
+    /// Whether `message` is `{:DOWN, ref, _, _}`.
+    static func isDown(_ message: Value, ref: UInt64) -> Bool {
+        message.heapKind == .tuple && message.tupleCount == 4 && message.tupleElements[1] == Value.ref(ref).raw
+    }
+
     /// A node holding an immediate value (an atom, a pid): no payload.
     static func make(atom value: Value) -> MessageNode {
         let raw = allocate(words: headerWords, cache: nil)

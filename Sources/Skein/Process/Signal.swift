@@ -53,15 +53,10 @@ enum Signal {
 
     /// A node holding `{from, detail}`.
     private static func pairNode(from: UInt64, detail reason: Value, atoms: AtomTable, cache: NodeCache?) -> MessageNode {
-        // Build the pair in a scratch tuple: two words on the stack, copied into the node.
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 3) { scratch in
-            let tuple = scratch.baseAddress!
-            tuple[0] = HeapObject.header(.tuple, payloadWords: 2)
-            tuple[1] = Value.pid(from).raw
-            tuple[2] = reason.raw
-            if let node = try? MessageNode.make(copying: .object(tuple), cache: cache) { return node }
-            tuple[2] = Value.atom(atoms.intern("too_deep")).raw
-            return try! MessageNode.make(copying: .object(tuple), cache: cache)
+        func pair(_ detail: Value) throws(ValueCopy.Failure) -> MessageNode {
+            try MessageNode.make(tupleOf: 2, cache: cache) { $0[0] = Value.pid(from).raw; $0[1] = detail.raw }
         }
+        if let node = try? pair(reason) { return node }
+        return try! pair(.atom(atoms.intern("too_deep")))
     }
 }

@@ -292,15 +292,9 @@ final class Runtime: @unchecked Sendable {
 
     /// The message `{:DOWN, ref, pid, reason}`.
     func down(ref: UInt64, pid: UInt64, reason: Value, cache: NodeCache?) -> MessageNode {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 5) { scratch in
-            let tuple = scratch.baseAddress!
-            tuple[0] = HeapObject.header(.tuple, payloadWords: 4)
-            tuple[1] = Value.known(.DOWN).raw
-            tuple[2] = Value.ref(ref).raw
-            tuple[3] = Value.pid(pid).raw
-            tuple[4] = reason.raw
-            // Every reason lives in a node already, so it is known to be copyable.
-            return try! MessageNode.make(copying: .object(tuple), cache: cache)
+        // Every reason lives in a node already, so it is known to be copyable.
+        try! MessageNode.make(tupleOf: 4, cache: cache) {
+            $0[0] = Value.known(.DOWN).raw; $0[1] = Value.ref(ref).raw; $0[2] = Value.pid(pid).raw; $0[3] = reason.raw
         }
     }
 

@@ -65,13 +65,9 @@ extension Runtime {
 
     /// The message `{:EXIT, from, reason}`.
     private func exitMessage(from: UInt64, reason: Value, cache: NodeCache?) -> MessageNode {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4) { scratch in
-            let tuple = scratch.baseAddress!
-            tuple[0] = HeapObject.header(.tuple, payloadWords: 3)
-            tuple[1] = Value.known(.EXIT).raw
-            tuple[2] = Value.pid(from).raw
-            tuple[3] = reason.raw
-            return try! MessageNode.make(copying: .object(tuple), cache: cache)
+        // The reason came from a node, so it is known to be copyable.
+        try! MessageNode.make(tupleOf: 3, cache: cache) {
+            $0[0] = Value.known(.EXIT).raw; $0[1] = Value.pid(from).raw; $0[2] = reason.raw
         }
     }
 }

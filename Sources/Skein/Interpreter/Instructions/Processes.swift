@@ -65,7 +65,7 @@ extension Interpreter {
             host.signal(.demonitor(from: me, ref: ref), to: other)
             // Like Erlang's demonitor(Ref, [flush]): a {:DOWN, ref, ...} already queued goes too.
             let host = self.host
-            if let down = mailbox.removeFirst({ host.handleSignal($0) }, where: { Interpreter.isDown($0, ref: ref) }) { host.recycle(down) }
+            if let down = mailbox.removeFirst({ host.handleSignal($0) }, where: { MessageNode.isDown($0, ref: ref) }) { host.recycle(down) }
         case .trapexit:
             let on = Value(raw: registers[word.fieldA]).isTruthy
             process._withUnsafeGuaranteedRef { $0.trapsExits = on }
@@ -88,11 +88,6 @@ extension Interpreter {
             throw Fault(kind: .badArgument, detail: "maxheap needs a positive number of bytes or nil, got \(host.printer.text(v, quoted: true, limit: Printer.reportBytes))")
         }
         ctx.pointee.heap.limitWords = min(max(Int(v.smallIntValue) / 8, 1024), vmLimit)
-    }
-
-    /// Whether `message` is `{:DOWN, ref, _, _}`.
-    private static func isDown(_ message: Value, ref: UInt64) -> Bool {
-        message.heapKind == .tuple && message.tupleCount == 4 && message.tupleElements[1] == Value.ref(ref).raw
     }
 
     /// `exit reason`: the process ends with `reason` (not catchable: it is how a process
