@@ -51,6 +51,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case maxheap
     // The program's environment: environment variables, ending the whole run
     case getenv, halt
+    // Immutable maps (docs/assembly.md, "Maps")
+    case mapnew, mapput, mapget, mapgetj, mapdel, maphas, mapkeys, mappairs
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String { Opcode.mnemonicTable[Int(rawValue)] }
@@ -97,6 +99,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .spawnmonr: "spawnmon"
         case .exitto: "exit"
         case .recvwaitt, .recvwaitti: "recvwait"
+        case .mapgetj: "mapget"
         default: mnemonic
         }
     }
@@ -114,9 +117,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         switch self {
         case .nop, .endtry, .recvnext, .take, .recvmark: return []
         case .move, .neg, .not, .tofloat, .toint, .typeof, .tostr, .len, .push, .pop, .send, .recvtag,
-             .monitor, .exitto, .unregister, .whereis, .getenv:
+             .monitor, .exitto, .unregister, .whereis, .getenv, .mapkeys, .mappairs:
             return [rA, rB]
-        case .link, .unlink, .demonitor, .trapexit, .exit, .maxheap, .halt: return [rA]
+        case .link, .unlink, .demonitor, .trapexit, .exit, .maxheap, .halt, .mapnew: return [rA]
         case .register: return [rA, rB, rC]
         case .try, .peek: return [rA, op(.label, .t)]
         case .recvwait: return [op(.label, .t)]
@@ -124,7 +127,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .recvwaitti: return [op(.label, .t), op(.immediate, .a), op(.label, .x)]
         case .loadk: return [rA, op(.constant, .bx)]
         case .loadi: return [rA, op(.immediate, .bx)]
-        case .add, .sub, .mul, .div, .rem, .eq, .ne, .lt, .le, .gt, .ge, .get, .set, .concat:
+        case .add, .sub, .mul, .div, .rem, .eq, .ne, .lt, .le, .gt, .ge, .get, .set, .concat,
+             .mapput, .mapget, .mapdel, .maphas:
             return [rA, rB, rC]
         case .addi, .subi, .muli, .divi, .remi, .geti, .bandi, .bori, .bxori, .shli, .shri, .ushri:
             return [rA, rB, op(.immediate, .c)]
@@ -143,7 +147,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .tailcallr: return [rA, rC, op(.count, .d)]
         case .ret, .print, .raise, .now, .self, .recv, .makeref, .sleep: return [rA]
         case .tuple, .array: return [rA, rB, op(.count, .c)]
-        case .recvtagt: return [rA, rB, rC, op(.label, .x)]
+        case .recvtagt, .mapgetj: return [rA, rB, rC, op(.label, .x)]
         case .recvtagti: return [rA, rB, op(.immediate, .c), op(.label, .x)]
         case .sleepi: return [op(.immediate, .bx)]
         }
@@ -152,7 +156,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// Code words the instruction occupies (1, or 2 when it has an extension word).
     public var wordCount: Int {
         switch self {
-        case .recvtagt, .recvtagti, .recvwaitt, .recvwaitti: 2
+        case .recvtagt, .recvtagti, .recvwaitt, .recvwaitti, .mapgetj: 2
         default: 1
         }
     }

@@ -12,34 +12,58 @@ public indirect enum Term: Hashable, Sendable {
     case array([Term])
     case pid(UInt64)
     case ref(UInt64)
+    /// A map. Keys follow the VM's equality, which is coarser than `Term`'s: `.int(1)` and
+    /// `.float(1.0)` are one key in the VM, and only one of the two entries survives.
+    case map([Term: Term])
 
-    /// Heap words this term needs.
-    private var words: Int {
+    /// Heap words this term needs, or nil when it holds a map (a trie's size depends on the
+    /// hashes of its keys, known only once they are written).
+    private var plainWords: Int? {
         switch self {
-        case .nil, .bool, .atom, .pid, .ref: 0
-        case .int(let n): n >= Value.smallIntMin && n <= Value.smallIntMax ? 0 : 2
-        case .float: 2
-        case .string(let s): HeapObject.stringWords(byteCount: s.utf8.count)
-        case .binary(let b): HeapObject.stringWords(byteCount: b.count)
-        case .tuple(let items): 1 + items.count + items.reduce(0) { $0 + $1.words }
-        case .array(let items): HeapObject.arrayWords(count: items.count) + items.reduce(0) { $0 + $1.words }
+        case .nil, .bool, .atom, .pid, .ref: return 0
+        case .int(let n): return n >= Value.smallIntMin && n <= Value.smallIntMax ? 0 : 2
+        case .float: return 2
+        case .string(let s): return HeapObject.stringWords(byteCount: s.utf8.count)
+        case .binary(let b): return HeapObject.stringWords(byteCount: b.count)
+        case .tuple(let items): return Term.plainWords(items).map { 1 + items.count + $0 }
+        case .array(let items): return Term.plainWords(items).map { HeapObject.arrayWords(count: items.count) + $0 }
+        case .map: return nil
         }
     }
 
-    /// A message node holding this term.
+    private static func plainWords(_ items: [Term]) -> Int? {
+        var total = 0
+        for item in items {
+            guard let words = item.plainWords else { return nil }
+            total += words
+        }
+        return total
+    }
+
+    /// A message node holding this term. A term without maps is written straight into the node;
+    /// one with maps is built in scratch memory first and then copied, compacted, into a node of
+    /// exactly its size.
     func messageNode(atoms: AtomTable) -> MessageNode {
-        let raw = MessageNode.allocate(words: MessageNode.headerWords + words, cache: nil)
+        if let words = plainWords {
+            let raw = MessageNode.allocate(words: MessageNode.headerWords + words, cache: nil)
+            var arena = TermArena(region: raw + MessageNode.headerWords, words: words)
+            raw[1] = write(into: &arena, atoms: atoms).raw
+            return MessageNode(raw: raw)
+        }
+        var arena = TermArena()
+        defer { arena.release() }
+        let value = write(into: &arena, atoms: atoms)
+        let raw = MessageNode.allocate(words: MessageNode.headerWords + arena.takenWords, cache: nil)
         var free = raw + MessageNode.headerWords
-        raw[1] = write(to: &free, atoms: atoms).raw
+        raw[1] = ValueCopy.copy(value, to: &free).raw
         return MessageNode(raw: raw)
     }
 
-    private func write(to free: inout UnsafeMutablePointer<UInt64>, atoms: AtomTable) -> Value {
+    private func write(into arena: inout TermArena, atoms: AtomTable) -> Value {
         func object(_ kind: HeapKind, _ payload: UInt64) -> Value {
-            let o = free
+            let o = arena.take(2)
             o[0] = HeapObject.header(kind, payloadWords: 1)
             o[1] = payload
-            free += 2
             return .object(o)
         }
         switch self {
@@ -52,25 +76,91 @@ public indirect enum Term: Hashable, Sendable {
             return n >= Value.smallIntMin && n <= Value.smallIntMax ? .smallInt(n) : object(.boxedInt, UInt64(bitPattern: n))
         case .float(let d): return object(.float, d.bitPattern)
         case .string(let s):
-            return Term.binary(Array(s.utf8)).write(to: &free, atoms: atoms)
+            return Term.binary(Array(s.utf8)).write(into: &arena, atoms: atoms)
         case .binary(let bytes):
-            let o = free
+            let o = arena.take(HeapObject.stringWords(byteCount: bytes.count))
             bytes.withUnsafeBytes { HeapObject.initString(o, bytes: $0) }
-            free += HeapObject.stringWords(byteCount: bytes.count)
             return .object(o)
         case .tuple(let items):
-            let o = free
+            let o = arena.take(1 + items.count)
             o[0] = HeapObject.header(.tuple, payloadWords: items.count)
-            free += 1 + items.count
-            for (i, item) in items.enumerated() { o[1 + i] = item.write(to: &free, atoms: atoms).raw }
+            for (i, item) in items.enumerated() { o[1 + i] = item.write(into: &arena, atoms: atoms).raw }
             return .object(o)
         case .array(let items):
-            let o = free
-            free += HeapObject.arrayWords(count: items.count)
+            let o = arena.take(HeapObject.arrayWords(count: items.count))
             let slots = HeapObject.initArray(o, count: items.count)
-            for (i, item) in items.enumerated() { slots[i] = item.write(to: &free, atoms: atoms).raw }
+            for (i, item) in items.enumerated() { slots[i] = item.write(into: &arena, atoms: atoms).raw }
             return .object(o)
+        case .map(let dictionary):
+            return Term.writeMap(dictionary, into: &arena, atoms: atoms)
         }
+    }
+
+    /// Writes the entries, then the map's objects over them (`MapBuilder.build`). A key nested
+    /// too deeply to hash or compare (only a host term can be) still goes in, but no lookup can
+    /// find it: a lookup with it fails the same way.
+    private static func writeMap(_ dictionary: [Term: Term], into arena: inout TermArena, atoms: AtomTable) -> Value {
+        var entries: [MapBuilder.HashedEntry] = []
+        entries.reserveCapacity(dictionary.count)
+        for (key, value) in dictionary {
+            let k = key.write(into: &arena, atoms: atoms), v = value.write(into: &arena, atoms: atoms)
+            entries.append(MapBuilder.HashedEntry(hash: (try? ValueHash.hash(k)) ?? 0, key: k.raw, value: v.raw))
+        }
+        func order(_ a: MapBuilder.HashedEntry, _ b: MapBuilder.HashedEntry) -> Int {
+            (try? ValueSemantics.compare(Value(raw: a.key), Value(raw: b.key), atoms: nil)) ?? (a.key < b.key ? -1 : (a.key == b.key ? 0 : 1))
+        }
+        entries.sort { order($0, $1) < 0 }
+        var unique: [MapBuilder.HashedEntry] = []
+        for e in entries {
+            if let last = unique.last, order(last, e) == 0 { unique[unique.count - 1] = e } else { unique.append(e) }
+        }
+        var counter = MapBuilder(base: nil, capacity: 0)
+        _ = counter.build(sortedByCompare: unique)
+        var builder = MapBuilder(base: arena.take(counter.used), capacity: counter.used)
+        return Value(raw: builder.build(sortedByCompare: unique))
+    }
+}
+
+/// Memory a host term is written into: the payload of its message node when its size is known
+/// in advance, or chunks of scratch memory (`release` frees them) when it holds maps.
+struct TermArena {
+    private var free: UnsafeMutablePointer<UInt64>?
+    private var end: UnsafeMutablePointer<UInt64>?
+    private var chunks: [UnsafeMutablePointer<UInt64>] = []
+    private let growable: Bool
+    /// Words handed out so far.
+    private(set) var takenWords = 0
+
+    /// Exactly `words` words at `region`.
+    init(region: UnsafeMutablePointer<UInt64>, words: Int) {
+        free = region
+        end = region + words
+        growable = false
+    }
+
+    /// Scratch memory that grows as needed.
+    init() { growable = true }
+
+    /// The next `n` words.
+    mutating func take(_ n: Int) -> UnsafeMutablePointer<UInt64> {
+        takenWords += n
+        if let free, let end, end - free >= n {
+            self.free = free + n
+            return free
+        }
+        precondition(growable, "a term wrote more words than it counted")
+        let size = Swift.max(n, 4096)
+        let chunk = UnsafeMutablePointer<UInt64>.allocate(capacity: Swift.max(size, 1))
+        chunks.append(chunk)
+        free = chunk + n
+        end = chunk + size
+        return chunk
+    }
+
+    /// Frees the scratch chunks.
+    mutating func release() {
+        for chunk in chunks { chunk.deallocate() }
+        chunks = []
     }
 }
 
@@ -87,6 +177,13 @@ extension Term {
             case .string: self = .string(String(decoding: v.stringBytes, as: UTF8.self))
             case .tuple: self = .tuple(try Term.elements(of: v, atoms: atoms, program: program, depth: depth))
             case .array, .arrayStorage: self = .array(try Term.elements(of: v, atoms: atoms, program: program, depth: depth))
+            case .mapFlat, .mapRoot, .mapNode, .mapCollision:
+                var dictionary: [Term: Term] = [:]
+                try MapLayout.forEach(v) { (k, value) throws(ValueDepth.Exceeded) in
+                    dictionary[try Term(Value(raw: k), atoms: atoms, program: program, depth: depth + 1)] =
+                        try Term(Value(raw: value), atoms: atoms, program: program, depth: depth + 1)
+                }
+                self = .map(dictionary)
             }
             return
         }
@@ -125,7 +222,8 @@ public struct HostFunction: Sendable {
 }
 
 extension Term: CustomStringConvertible {
-    /// The term as Skein prints values (`:atom`, `"string"`, `{a, b}`, `[a, b]`, `<0.N>`).
+    /// The term as Skein prints values (`:atom`, `"string"`, `{a, b}`, `[a, b]`, `<0.N>`,
+    /// `#{k => v}`; map entries sorted by their text, which for the common keys is term order).
     public var description: String {
         switch self {
         case .nil: "nil"
@@ -139,6 +237,8 @@ extension Term: CustomStringConvertible {
         case .array(let items): "[" + items.map(\.description).joined(separator: ", ") + "]"
         case .pid(let p): "<0.\(p)>"
         case .ref(let r): "#Ref<\(r)>"
+        case .map(let entries):
+            "#{" + entries.map { "\($0.key) => \($0.value)" }.sorted().joined(separator: ", ") + "}"
         }
     }
 }

@@ -187,6 +187,16 @@ struct Interpreter<Host: SliceHost> {
                     case .concat: try concat(word)
                     case .tostr, .tofloat, .toint, .typeof: try convert(word)
 
+                    // MARK: Maps (Maps.swift)
+                    case .mapnew, .mapput, .mapget, .mapdel, .maphas, .mapkeys, .mappairs: try mapInstruction(word)
+                    case .mapgetj:
+                        if let value = try mapLookup(regs[word.fieldB], regs[word.fieldC], "mapget") {
+                            regs[word.fieldA] = value
+                            pc &+= 1  // over the extension word
+                        } else if Interpreter.jump(to: Int(code[pc]), &pc, &reductions) {
+                            return save(pc, .exhausted)
+                        }
+
                     // MARK: Output, errors, clock
                     case .print: host.writeOutput(host.printer.text(Value(raw: regs[word.fieldA])) + "\n")
                     case .raise:

@@ -17,6 +17,8 @@ final class AtomTable: Sendable {
     enum Known: Int, CaseIterable {
         case int, float, bool, `nil`, atom, string, tuple, array, function, pid, ref
         case normal, noproc, killed, kill, DOWN, EXIT
+        /// The `typeof` name of maps (after the others so that their ids stay as they were).
+        case map
     }
 
     init() {

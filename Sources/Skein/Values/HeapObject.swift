@@ -14,6 +14,18 @@ enum HeapKind: UInt8 {
     case array = 5
     /// The element storage of an array. Payload: `capacity` slots, unused ones hold `nil`.
     case arrayStorage = 6
+    /// A map of at most `MapLayout.flatLimit` entries. Payload: key, value, key, value, … in
+    /// canonical order (`MapLayout`).
+    case mapFlat = 7
+    /// The root node of a larger map's hash trie. Payload: entry count (small int), then the
+    /// payload of a `mapNode`.
+    case mapRoot = 8
+    /// An inner node of a map's hash trie. Payload: data bitmap and child bitmap (small ints),
+    /// the key/value pairs of the data bits, then the child nodes (`MapLayout.TrieNode`).
+    case mapNode = 9
+    /// Map entries whose keys have equal 64-bit hashes, at the bottom of a trie. Payload: key,
+    /// value, key, value, … in canonical order.
+    case mapCollision = 10
 }
 
 /// Layout helpers for heap objects.
@@ -74,9 +86,16 @@ enum HeapObject {
         }
     }
 
+    /// Whether every payload word of `kind` is a well-formed value and the object is copied
+    /// word for word: tuples and the nodes of maps (whose bitmaps and counts are small integers
+    /// for that reason). The one layout fact the collector and `ValueCopy` need about maps.
+    @inline(__always) static func isValueRecord(_ kind: HeapKind) -> Bool {
+        kind == .tuple || kind.rawValue >= HeapKind.mapFlat.rawValue
+    }
+
     /// Whether the payload of `kind` holds values the collector must trace.
     @inline(__always) static func holdsValues(_ kind: HeapKind) -> Bool {
-        kind == .tuple || kind == .array || kind == .arrayStorage
+        isValueRecord(kind) || kind == .array || kind == .arrayStorage
     }
 }
 

@@ -39,6 +39,8 @@ struct Printer {
                 out += "["
                 sequence(v.elements, into: &out, depth: depth, limit: limit)
                 out += "]"
+            case .mapFlat, .mapRoot, .mapNode, .mapCollision:
+                map(v, into: &out, depth: depth, limit: limit)
             }
             return
         }
@@ -57,6 +59,21 @@ struct Printer {
             if out.utf8.count >= limit { out += "…"; return }
             write(Value(raw: element), into: &out, quoted: true, depth: depth + 1, limit: limit)
         }
+    }
+
+    /// `#{k => v, …}` with the keys in term order (in canonical order if they nest too deeply
+    /// to be sorted: printing never fails).
+    private func map(_ v: Value, into out: inout String, depth: Int, limit: Int) {
+        let entries = (try? MapLayout.sortedEntries(v, atoms: atoms, depth: depth + 1)) ?? MapLayout.entries(v)
+        out += "#{"
+        for (i, entry) in entries.enumerated() {
+            if i > 0 { out += ", " }
+            if out.utf8.count >= limit { out += "…"; break }
+            write(Value(raw: entry.key), into: &out, quoted: true, depth: depth + 1, limit: limit)
+            out += " => "
+            write(Value(raw: entry.value), into: &out, quoted: true, depth: depth + 1, limit: limit)
+        }
+        out += "}"
     }
 
     /// Shortest text that reads back as the same double, always with a '.' or exponent.

@@ -27,8 +27,15 @@ enum ValueCopy {
         switch HeapObject.kind(of: object) {
         case .boxedInt, .float, .string:
             return 1 + HeapObject.payloadWords(of: object)
-        case .tuple:
-            total = 1 + v.tupleCount
+        case .tuple, .mapFlat, .mapRoot, .mapNode, .mapCollision:
+            // Value records (`HeapObject.isValueRecord`): every payload word is a value.
+            let size = 1 + HeapObject.payloadWords(of: object)
+            total = size
+            for i in 1..<size {
+                total += try words(Value(raw: object[i]), depth: depth + 1)
+                if total > limitWords { throw .tooLarge }
+            }
+            return total
         case .array, .arrayStorage:
             total = HeapObject.arrayWords(count: v.arrayCount)  // copied compactly
         }
@@ -49,8 +56,8 @@ enum ValueCopy {
             let size = 1 + HeapObject.payloadWords(of: object)
             target.update(from: object, count: size)
             free += size
-        case .tuple:
-            let n = v.tupleCount
+        case .tuple, .mapFlat, .mapRoot, .mapNode, .mapCollision:
+            let n = HeapObject.payloadWords(of: object)
             target[0] = object[0]
             free += 1 + n
             for i in 0..<n { target[1 + i] = copy(Value(raw: object[1 + i]), to: &free).raw }

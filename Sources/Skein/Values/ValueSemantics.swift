@@ -4,7 +4,8 @@ import Foundation
 /// (they read heap objects but never allocate), so any heap or a message buffer can use them.
 enum ValueSemantics {
     /// The rank of a value's type in the cross-type order
-    /// `nil < bool < number < atom < ref < function < pid < string < tuple < array`.
+    /// `nil < bool < number < atom < ref < function < pid < string < tuple < map < array`
+    /// (maps between tuples and lists, as in Erlang).
     static func typeRank(_ v: Value) -> Int {
         if v.isSmallInt { return 2 }
         if v.isObject {
@@ -12,7 +13,8 @@ enum ValueSemantics {
             case .boxedInt, .float: return 2
             case .string: return 7
             case .tuple: return 8
-            case .array, .arrayStorage: return 9
+            case .mapFlat, .mapRoot, .mapNode, .mapCollision: return mapRank
+            case .array, .arrayStorage: return 10
             }
         }
         switch v.immediateTag {
@@ -23,6 +25,9 @@ enum ValueSemantics {
         default: return 6  // pid
         }
     }
+
+    /// The rank of maps in the cross-type order.
+    private static let mapRank = 9
 
     /// A numeric value as `Int64` (exact) or `Double`.
     enum Number { case int(Int64), float(Double) }
@@ -48,8 +53,10 @@ enum ValueSemantics {
     }
 
     /// Total order: negative, zero or positive as `a` is below, equal to or above `b`.
-    /// Atoms order by name (as in Erlang), which needs the atom table; equality alone does not.
-    /// Walks both values under `ValueDepth`.
+    /// Atoms order by name (as in Erlang), which needs the atom table; equality alone does not:
+    /// without it (`atoms: nil`) atoms order by id, which gives another total order with the same
+    /// equal pairs. Maps order by size, then by their keys in term order, then by the values in
+    /// that key order (as in Erlang). Walks both values under `ValueDepth`.
     static func compare(_ a: Value, _ b: Value, atoms: AtomTable?, depth: Int = 0) throws(ValueDepth.Exceeded) -> Int {
         if a.raw == b.raw { return 0 }
         let ra = typeRank(a), rb = typeRank(b)
@@ -69,6 +76,8 @@ enum ValueSemantics {
             let c = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
             if c != 0 { return c < 0 ? -1 : 1 }
             return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        case mapRank:
+            return try compareMaps(a, b, atoms: atoms, depth: depth)
         default:
             // Tuples: by size first, then element by element (as in Erlang); arrays
             // lexicographically, like Erlang lists.
@@ -81,6 +90,25 @@ enum ValueSemantics {
             }
             return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
         }
+    }
+
+    /// Maps by size, then keys, then values. Without atom names the keys are taken in canonical
+    /// order (`MapLayout`), which equal maps share, so equality needs no sorting.
+    private static func compareMaps(_ a: Value, _ b: Value, atoms: AtomTable?, depth: Int) throws(ValueDepth.Exceeded) -> Int {
+        try ValueDepth.check(depth)
+        let na = MapLayout.count(a), nb = MapLayout.count(b)
+        if na != nb { return na < nb ? -1 : 1 }
+        let x = atoms == nil ? MapLayout.entries(a) : try MapLayout.sortedEntries(a, atoms: atoms, depth: depth + 1)
+        let y = atoms == nil ? MapLayout.entries(b) : try MapLayout.sortedEntries(b, atoms: atoms, depth: depth + 1)
+        for i in 0..<na {
+            let c = try compare(Value(raw: x[i].key), Value(raw: y[i].key), atoms: atoms, depth: depth + 1)
+            if c != 0 { return c }
+        }
+        for i in 0..<na {
+            let c = try compare(Value(raw: x[i].value), Value(raw: y[i].value), atoms: atoms, depth: depth + 1)
+            if c != 0 { return c }
+        }
+        return 0
     }
 
     static func compareNumbers(_ a: Number, _ b: Number) -> Int {
@@ -117,6 +145,7 @@ enum ValueSemantics {
             case .float: return .float
             case .string: return .string
             case .tuple: return .tuple
+            case .mapFlat, .mapRoot, .mapNode, .mapCollision: return .map
             case .array, .arrayStorage: return .array
             }
         }

@@ -27,7 +27,8 @@ extension Interpreter {
         case .string: return .smallInt(Int64(v.stringByteCount))
         case .tuple: return .smallInt(Int64(v.tupleCount))
         case .array: return .smallInt(Int64(v.arrayCount))
-        default: throw Fault(kind: .typeMismatch, detail: "len needs a string, tuple or array, got \(typeName(v))")
+        case .mapFlat, .mapRoot: return .smallInt(Int64(MapLayout.count(v)))
+        default: throw Fault(kind: .typeMismatch, detail: "len needs a string, tuple, array or map, got \(typeName(v))")
         }
     }
 

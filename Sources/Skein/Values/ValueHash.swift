@@ -1,0 +1,73 @@
+/// A 64-bit hash of values, consistent with `ValueSemantics.equal`: equal values hash alike.
+///
+/// So numbers hash by value, not by representation: a float with an integral value in `Int64`'s
+/// range hashes as that integer (`1.0` as `1`, `-0.0` as `0`), every NaN hashes alike (NaN equals
+/// NaN in Skein), and boxed and small integers are the same. Containers combine their
+/// elements' hashes; a map combines its entries in canonical order (`MapLayout`), which equal
+/// maps share. Atoms, pids, references and functions hash their VM-wide numbers. Nothing
+/// depends on addresses, so a hash survives collections and copies into other processes.
+///
+/// The map trie indexes with the high bits first, so the final mix must spread every input bit
+/// over all 64 (MurmurHash3's finaliser does).
+enum ValueHash {
+    /// The hash of `v`, walking containers under `ValueDepth`.
+    static func hash(_ v: Value, depth: Int = 0) throws(ValueDepth.Exceeded) -> UInt64 {
+        if v.isSmallInt { return integer(v.smallIntValue) }
+        guard v.isObject else { return mix(v.raw ^ 0x5CA1_AB1E) }
+        let o = v.objectAddress
+        switch HeapObject.kind(of: o) {
+        case .boxedInt: return integer(v.boxedIntValue)
+        case .float:
+            let d = v.floatValue
+            if let n = Int64(exactly: d) { return integer(n) }
+            return d.isNaN ? mix(0x7FF8_0000_0000_0000) : mix(d.bitPattern ^ 0xF10A7)
+        case .string: return bytes(v.stringBytes)
+        case .tuple, .array, .arrayStorage:
+            try ValueDepth.check(depth)
+            let elements = v.elements
+            var h = mix(UInt64(elements.count) ^ (v.heapKind == .tuple ? 0x7E9 : 0xA77A))
+            for e in elements { h = combine(h, try hash(Value(raw: e), depth: depth + 1)) }
+            return mix(h)
+        case .mapFlat, .mapRoot, .mapNode, .mapCollision:
+            try ValueDepth.check(depth)
+            var h = mix(UInt64(MapLayout.count(v)) ^ 0x3A9)
+            try MapLayout.forEach(v) { (k, value) throws(ValueDepth.Exceeded) in
+                h = combine(combine(h, try hash(Value(raw: k), depth: depth + 1)), try hash(Value(raw: value), depth: depth + 1))
+            }
+            return mix(h)
+        }
+    }
+
+    /// The hash of an integer (also of a float with that exact value).
+    @inline(__always) static func integer(_ n: Int64) -> UInt64 { mix(UInt64(bitPattern: n)) }
+
+    /// The hash of a string's bytes, eight at a time.
+    static func bytes(_ b: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count)
+        var i = 0
+        while i + 8 <= b.count {
+            h = combine(h, b.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < b.count {
+            tail = tail << 8 | UInt64(b[i])
+            i += 1
+        }
+        return mix(combine(h, tail))
+    }
+
+    /// Folds `x` into the running hash `h` (order-dependent).
+    @inline(__always) static func combine(_ h: UInt64, _ x: UInt64) -> UInt64 {
+        let m = (h ^ x) &* 0xFF51_AFD7_ED55_8CCD
+        return m ^ (m >> 32) &+ 0x9E37_79B9_7F4A_7C15
+    }
+
+    /// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
+    @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        z = (z ^ (z >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+        return z ^ (z >> 33)
+    }
+}
