@@ -9,6 +9,13 @@
 ///
 /// The map trie indexes with the high bits first, so the final mix must spread every input bit
 /// over all 64 (MurmurHash3's finaliser does).
+///
+/// Against crafted keys (a program counting words from the network puts untrusted strings in a
+/// map): strings hash with SipHash (Swift's `Hasher`), keyed by a random seed per OS process, and
+/// containers start from that seed, so colliding keys cannot be computed offline. Integers need
+/// no key: their mix is a bijection, so two integers never collide. The hash is never visible
+/// to programs (term order is by value), so it may differ from run to run; it is the same for
+/// every process of a VM, which is all a map sent between them needs.
 enum ValueHash {
     /// The hash of `v`, walking containers under `ValueDepth`.
     static func hash(_ v: Value, depth: Int = 0) throws(ValueDepth.Exceeded) -> UInt64 {
@@ -21,16 +28,16 @@ enum ValueHash {
             let d = v.floatValue
             if let n = Int64(exactly: d) { return integer(n) }
             return d.isNaN ? mix(0x7FF8_0000_0000_0000) : mix(d.bitPattern ^ 0xF10A7)
-        case .string: return bytes(v.stringBytes)
+        case .string: return string(v.stringBytes)
         case .tuple, .array, .arrayStorage:
             try ValueDepth.check(depth)
             let elements = v.elements
-            var h = mix(UInt64(elements.count) ^ (v.heapKind == .tuple ? 0x7E9 : 0xA77A))
+            var h = mix(seed ^ UInt64(elements.count) ^ (v.heapKind == .tuple ? 0x7E9 : 0xA77A))
             for e in elements { h = combine(h, try hash(Value(raw: e), depth: depth + 1)) }
             return mix(h)
         case .mapFlat, .mapRoot, .mapNode, .mapCollision:
             try ValueDepth.check(depth)
-            var h = mix(UInt64(MapLayout.count(v)) ^ 0x3A9)
+            var h = mix(seed ^ UInt64(MapLayout.count(v)) ^ 0x3A9)
             try MapLayout.forEach(v) { (k, value) throws(ValueDepth.Exceeded) in
                 h = combine(combine(h, try hash(Value(raw: k), depth: depth + 1)), try hash(Value(raw: value), depth: depth + 1))
             }
@@ -41,20 +48,14 @@ enum ValueHash {
     /// The hash of an integer (also of a float with that exact value).
     @inline(__always) static func integer(_ n: Int64) -> UInt64 { mix(UInt64(bitPattern: n)) }
 
-    /// The hash of a string's bytes, eight at a time.
-    static func bytes(_ b: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count)
-        var i = 0
-        while i + 8 <= b.count {
-            h = combine(h, b.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            i += 8
-        }
-        var tail: UInt64 = 0
-        while i < b.count {
-            tail = tail << 8 | UInt64(b[i])
-            i += 1
-        }
-        return mix(combine(h, tail))
+    /// The random key of this OS process's hashes.
+    static let seed = UInt64.random(in: 0...UInt64.max)
+
+    /// The hash of a string's bytes: SipHash-1-3 under the process's random key.
+    static func string(_ b: UnsafeRawBufferPointer) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(bytes: b)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
     /// Folds `x` into the running hash `h` (order-dependent).
