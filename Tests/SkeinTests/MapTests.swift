@@ -417,6 +417,44 @@ import Testing
         #expect(try hash(.string("ab")) != hash(.string("ba")))
     }
 
+    /// Equal values hash alike and maps order consistently, over random terms whose parts are
+    /// often equal across types (integers and integral floats, maps built in either order).
+    @Test func equalValuesHashAlikeAndOrderIsConsistent() throws {
+        var rng = SeededRandom(seed: 42)
+        let atoms = AtomTable()
+        func number() -> Term {
+            let n = Int64(rng.next() % 5)
+            return rng.next() % 2 == 0 ? .int(n) : .float(Double(n))
+        }
+        func term(_ depth: Int) -> Term {
+            switch depth == 0 ? rng.next() % 3 : rng.next() % 6 {
+            case 0: return number()
+            case 1: return .atom(["a", "b"][Int(rng.next() % 2)])
+            case 2: return .string(["x", "y"][Int(rng.next() % 2)])
+            case 3: return .tuple((0..<Int(rng.next() % 3)).map { _ in term(depth - 1) })
+            case 4: return .array((0..<Int(rng.next() % 3)).map { _ in term(depth - 1) })
+            default:
+                var entries: [Term: Term] = [:]
+                for _ in 0..<Int(rng.next() % 12) { entries[term(depth - 1)] = term(depth - 1) }
+                return .map(entries)
+            }
+        }
+        var equalPairs = 0
+        for _ in 0..<3000 {
+            let a = term(3).messageNode(atoms: atoms), b = term(3).messageNode(atoms: atoms)
+            defer { a.free(); b.free() }
+            let equal = try ValueSemantics.equal(a.value, b.value)
+            let ab = try ValueSemantics.compare(a.value, b.value, atoms: atoms)
+            let ba = try ValueSemantics.compare(b.value, a.value, atoms: atoms)
+            #expect((ab == 0) == equal && (ab < 0) == (ba > 0) && (ab == 0) == (ba == 0))
+            if equal {
+                equalPairs += 1
+                #expect(try ValueHash.hash(a.value) == ValueHash.hash(b.value))
+            }
+        }
+        #expect(equalPairs > 100)
+    }
+
     /// Seeded random puts, removals, lookups (both forms), size and membership checks, sends
     /// and kept old versions, against a Swift dictionary; the final map must equal the model.
     @Test(arguments: [1, 2, 3] as [UInt64])
