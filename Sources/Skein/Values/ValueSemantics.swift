@@ -49,6 +49,11 @@ enum ValueSemantics {
     @inline(__always)
     static func equal(_ a: Value, _ b: Value) throws(ValueDepth.Exceeded) -> Bool {
         if a.raw == b.raw { return true }
+        if a.heapKind == .string && b.heapKind == .string {
+            // Strings are the common map key: bytes compared without the general walk.
+            let x = a.stringBytes, y = b.stringBytes
+            return x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+        }
         return try compare(a, b, atoms: nil) == 0
     }
 
