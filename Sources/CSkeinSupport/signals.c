@@ -13,6 +13,7 @@
 #include "CSkeinSupport.h"
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,16 +28,16 @@ static const int termination_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
 static struct sigaction previous_fatal[NSIG];
 
-/// Seconds the flush on termination may take before SIGALRM ends the process anyway (a full
-/// pipe nobody reads must not make the VM immortal).
+/// Seconds the stop on termination (the host's hook, the flush) may take before SIGALRM ends
+/// the process anyway (a full pipe nobody reads must not make the VM immortal).
 static const unsigned flush_grace_seconds = 2;
 
-static void *wait_for_termination(void *arg) {
-    sigset_t *set = arg;
-    int sig = 0;
-    while (sigwait(set, &sig) != 0) {}
-    signal(SIGALRM, SIG_DFL);
-    alarm(flush_grace_seconds);
+/// The host's hook for termination signals (see `skein_set_termination_hook`).
+static _Atomic(int (*)(int)) termination_hook;
+
+void skein_set_termination_hook(int (*hook)(int signal)) { atomic_store(&termination_hook, hook); }
+
+void skein_die_of(int sig) {
     fflush(stdout);
     fflush(stderr);
     signal(sig, SIG_DFL);
@@ -45,7 +46,18 @@ static void *wait_for_termination(void *arg) {
     sigaddset(&one, sig);
     pthread_sigmask(SIG_UNBLOCK, &one, 0);
     raise(sig);
-    _exit(128 + sig);  // not reached: the default action of every signal above ends the process
+    _exit(128 + sig);  // not reached: the default action of every signal handled here ends the process
+}
+
+static void *wait_for_termination(void *arg) {
+    sigset_t *set = arg;
+    int sig = 0;
+    while (sigwait(set, &sig) != 0) {}
+    signal(SIGALRM, SIG_DFL);
+    alarm(flush_grace_seconds);
+    int (*hook)(int) = atomic_load(&termination_hook);
+    if (hook && hook(sig)) return 0;  // the host ends the process itself
+    skein_die_of(sig);
 }
 
 static void flush_before_dying(int sig, siginfo_t *info, void *context) {

@@ -101,7 +101,7 @@ import Testing
         end
         """)
         #expect(result.output == "3.5\n35000000000.0\n" || result.output == "3.5\n3.5e+10\n")
-        #expect(result.status == .returned)
+        #expect(result.status.hasReturned)
     }
 
     /// Immediates that fit keep their compact form, and `jeq`/`jne` prefer the constant form.

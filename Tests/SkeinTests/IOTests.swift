@@ -244,9 +244,11 @@ final class ExampleServer {
     }
 
     /// Found: stdout is block-buffered, and what a program printed was lost when the VM was
-    /// ended by a signal. Now SIGTERM flushes it and still ends `vm` by SIGTERM.
-    @Test func outputSurvivesSIGTERM() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-term-\(getpid())")
+    /// ended by a signal. Now SIGTERM and SIGINT stop the VM's processes, flush what was
+    /// printed, print `--stats`, and still end `vm` by the same signal (130/143 in a shell).
+    @Test(arguments: [SIGTERM, SIGINT])
+    func outputAndStatsSurviveTermination(signal: Int32) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-term-\(getpid())-\(signal)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = dir.appendingPathComponent("sleeper.ska")
@@ -270,7 +272,7 @@ final class ExampleServer {
         #expect(FileManager.default.createFile(atPath: output.path, contents: nil))
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: vmExecutable)
-        process.arguments = ["run", program.path]
+        process.arguments = ["run", "--stats", program.path]
         process.standardOutput = try FileHandle(forWritingTo: output)
         let errors = Pipe()
         process.standardError = errors
@@ -283,10 +285,12 @@ final class ExampleServer {
             if n <= 0 { break }
             report += chunk[..<n]
         }
-        kill(process.processIdentifier, SIGTERM)
+        kill(process.processIdentifier, signal)
         process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
         #expect(try String(contentsOf: output, encoding: .utf8) == "printed before the signal\n")
+        let stats = String(decoding: report + errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stats.contains("of wall-clock time") && stats.contains("at the peak") && stats.contains("1 spawned by processes"), "\(stats)")
     }
 }
 

@@ -34,5 +34,12 @@ void skein_ignore_sigpipe(void);
 /// then end the process with the same signal; fatal signals flush stdout when they can.
 /// Returns 0, or -1 if the signal thread could not be started.
 int skein_flush_output_on_termination(void);
+/// Installs the hook the signal thread calls first when SIGINT, SIGTERM or SIGHUP arrives
+/// (null removes it). A hook that returns nonzero takes over: it (or a thread it wakes) ends
+/// the process with `skein_die_of`; the grace alarm still ends it if that never happens.
+void skein_set_termination_hook(int (*hook)(int signal));
+/// Flushes stdout and stderr, then ends the process by `signal` with its default action, so
+/// the parent sees "killed by signal" (a shell shows 128 + signal).
+void skein_die_of(int signal) __attribute__((noreturn));
 
 #endif

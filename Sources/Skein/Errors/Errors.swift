@@ -36,7 +36,7 @@ public struct LoadError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Why a process stopped with an error.
-public enum RuntimeErrorKind: String, Sendable {
+public enum RuntimeErrorKind: String, Sendable, Equatable {
     case divisionByZero = "division by zero"
     case integerOverflow = "integer overflow"
     case typeMismatch = "type mismatch"
@@ -91,7 +91,9 @@ public struct StackEntry: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A runtime error, with the place it happened.
-public struct RuntimeError: Error, Sendable, CustomStringConvertible {
+public struct RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The process that failed (nil for a failure on the host's side, e.g. spawning `main`).
+    public var pid: Term?
     /// The error class.
     public var kind: RuntimeErrorKind
     /// Details, e.g. the operands.

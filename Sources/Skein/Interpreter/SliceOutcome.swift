@@ -17,6 +17,9 @@ enum SliceOutcome {
     /// `io`: suspend until the IO thread completes the operation. The context is saved at the
     /// `io`, which runs again on wake-up and takes the result.
     case waitForIO(IOOperation)
+    /// `callhost` of an async host function: suspend while the runtime runs it in a task. The
+    /// context is saved at the `callhost`, which runs again on wake-up and takes the result.
+    case waitForHost(PendingHostCall)
 }
 
 /// A runtime error before its location is known.

@@ -39,6 +39,9 @@ final class Process: @unchecked Sendable {
     /// The result of the IO operation the process is suspended in, set by the IO thread before
     /// it wakes the process; the `io` instruction consumes it when it runs again.
     var ioResult: Term?
+    /// The result of an async host function call, set by its task before the wake-up that
+    /// resumes the process (the wake CAS orders the two), taken by the re-run `callhost`.
+    var hostCallResult: HostCallResult?
     /// Whether this incarnation may hold IO handles (runner only): if so, its exit closes them.
     var usedIO = false
     /// Reductions used over this incarnation's life (runner only; for statistics).

@@ -37,6 +37,7 @@ extension Runtime {
             io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
         }
         process.ioResult = nil
+        process.hostCallResult = nil
         // What a waiting host thread gets, converted while the heap still exists.
         var result: ProcessResult?
         if process.isWatched {
@@ -57,10 +58,14 @@ extension Runtime {
         table.release(process)
 
         if watchedEnd {
-            completion.withLock {
+            let waiter = completion.withLock { () -> CheckedContinuation<ProcessResult, Never>? in
                 if watched.remove(pid) != nil { results[pid] = result ?? .exited(.atom("normal")) }
                 completion.broadcast()
+                guard let waiter = resultWaiters.removeValue(forKey: pid) else { return nil }
+                return waiter
             }
+            // Resumed outside the lock: the task may run at once, on this thread.
+            if let waiter { waiter.resume(returning: completion.withLock { results.removeValue(forKey: pid)! }) }
         } else if allWaiters.load(ordering: .sequentiallyConsistent) > 0,
                   table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) == 0 {
             completion.withLock { completion.broadcast() }
@@ -113,12 +118,31 @@ extension Runtime {
         }
     }
 
+    /// `waitFor` for async code: suspends the task until `pid` (spawned with `watch: true`)
+    /// ends, or the run halts or stops, without blocking a thread.
+    func result(of pid: UInt64) async -> ProcessResult {
+        await withCheckedContinuation { (waiter: CheckedContinuation<ProcessResult, Never>) in
+            let ready: ProcessResult? = completion.withLock {
+                if let status = haltStatus { return .halted(status) }
+                if let result = results.removeValue(forKey: pid) { return result }
+                if isStopping { return .stopped }
+                resultWaiters[pid] = waiter
+                return nil
+            }
+            if let ready { waiter.resume(returning: ready) }
+        }
+    }
+
     /// `halt`: ends the run with `status` (the first halt wins).
     func halt(status: Int32) {
-        completion.withLock {
+        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
             if haltStatus == nil { haltStatus = status }
             completion.broadcast()
+            defer { resultWaiters.removeAll() }
+            return Array(resultWaiters.values)
         }
+        let status = completion.withLock { haltStatus! }
+        for waiter in waiters { waiter.resume(returning: .halted(status)) }
     }
 
     /// Blocks until no process is alive.

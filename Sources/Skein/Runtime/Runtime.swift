@@ -47,6 +47,8 @@ final class Runtime: @unchecked Sendable {
     var results: [UInt64: ProcessResult] = [:]
     /// Processes whose end a host thread waits for (under `completion`).
     var watched: Set<UInt64> = []
+    /// Tasks awaiting a watched process's end (`result(of:)`), by pid (under `completion`).
+    var resultWaiters: [UInt64: CheckedContinuation<ProcessResult, Never>] = [:]
     /// The exit status a process gave `halt` (under `completion`).
     var haltStatus: Int32?
     /// Set by `shutdown` (under `completion`): waiting host threads return.
@@ -76,10 +78,13 @@ final class Runtime: @unchecked Sendable {
     /// Stops the workers and the timeout thread, then frees every process. Host threads waiting
     /// for a process or in a host mailbox's `receive` return first.
     func shutdown() {
-        completion.withLock {
+        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
             isStopping = true
             completion.broadcast()
+            defer { resultWaiters.removeAll() }
+            return Array(resultWaiters.values)
         }
+        for waiter in waiters { waiter.resume(returning: .stopped) }
         hostWaiters.withLock { waiters in waiters.values.forEach { $0.signal() } }
         scheduler.stop()
         timeouts.stop()
@@ -128,6 +133,23 @@ final class Runtime: @unchecked Sendable {
 
     /// A fresh unique reference number.
     func makeReference() -> UInt64 { references.add(1, ordering: .relaxed).newValue }
+
+    /// Suspends `process` while an async host function runs in a task of its own; the task
+    /// hands over the result and wakes the process through the same CAS as messages, timeouts
+    /// and IO, so it is resumed exactly once. The runtime is held by the task until it ends, so
+    /// the process object outlives a shutdown that comes meanwhile (the wake-up then finds a
+    /// stopped scheduler and is dropped with it).
+    private func callHostAsync(_ pending: PendingHostCall, for process: Process) {
+        let suspended = process.state.suspend(.sleeping)
+        Task.detached { [self, process] in
+            let result: HostCallResult
+            do { result = .returned(try await pending.body(pending.call, pending.arguments)) } catch {
+                result = .failed("\(error)")
+            }
+            process.hostCallResult = result
+            if process.state.wake(from: suspended, timedOut: false) { self.scheduler.inject(process) }
+        }
+    }
 
     // MARK: Spawning
 
@@ -332,7 +354,8 @@ final class Runtime: @unchecked Sendable {
                 process.exitReason = MessageNode.make(atom: Value.known(.normal))
                 finish(process, worker: worker, returned: value)
                 return
-            case .failed(let error, let raised):
+            case .failed(var error, let raised):
+                error.pid = .pid(process.pid)
                 reporter.report(error, pid: process.pid)
                 crashes.add(1, ordering: .relaxed)
                 process.exitReason = interpreter.errorValue(error, raised: raised).messageNode(atoms: atoms)
@@ -358,6 +381,9 @@ final class Runtime: @unchecked Sendable {
                 let owner = process.pid
                 let suspended = process.state.suspend(.sleeping)
                 io.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                return
+            case .waitForHost(let pending):
+                callHostAsync(pending, for: process)
                 return
             case .sleep(let milliseconds):
                 process.armedTimeout = true

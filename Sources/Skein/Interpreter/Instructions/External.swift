@@ -45,8 +45,24 @@ extension Interpreter {
     }
 
     /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.
-    func callHost(_ word: UInt64) throws(Fault) {
+    /// An async function is not called here: the call is returned for the runtime to start
+    /// while the process is suspended, and this instruction runs again on wake-up to take the
+    /// result (as `io` does).
+    func callHost(_ word: UInt64) throws(Fault) -> PendingHostCall? {
         var reductions = 0
+        let finished = processRef._withUnsafeGuaranteedRef { p -> HostCallResult? in
+            defer { p.hostCallResult = nil }
+            return p.hostCallResult
+        }
+        switch finished {
+        case .returned(let result)?:
+            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            return nil
+        case .failed(let reason)?:
+            throw Fault(kind: .raised, detail: "host function \(hostFunctionName(word)) failed: \(reason)")
+        case nil:
+            break
+        }
         guard let function = host.hostFunction(word.fieldB) else {
             throw Fault(kind: .notAFunction, detail: "no host function is bound here")
         }
@@ -57,12 +73,44 @@ extension Interpreter {
                 throw .tooDeep("a host function argument")
             }
         }
-        // The call may block: let other workers take what is queued here, next slot included.
-        host.willBlock()
-        let result: Term
-        do { result = try function.body(arguments) } catch {
-            throw Fault(kind: .raised, detail: "host function \(Disassembler.literal(program.module.constants[word.fieldB], module: program.module)) failed: \(error)")
+        let call = HostCall(caller: .pid(processRef._withUnsafeGuaranteedRef { $0.pid }), name: hostFunctionName(word, quoted: false))
+        switch function.body {
+        case .suspending(let body):
+            return PendingHostCall(body: body, call: call, arguments: arguments)
+        case .blocking(let body):
+            // The call may block: let other workers take what is queued here, next slot included.
+            host.willBlock()
+            let result: Term
+            do { result = try body(call, arguments) } catch {
+                throw Fault(kind: .raised, detail: "host function \(hostFunctionName(word)) failed: \(error)")
+            }
+            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            return nil
         }
-        try storeTerm(result, into: word.fieldA, reductions: &reductions)
     }
+
+    /// The name a `callhost` calls its function by (quoted as in the source, or bare).
+    private func hostFunctionName(_ word: UInt64, quoted: Bool = true) -> String {
+        let constant = program.module.constants[word.fieldB]
+        if !quoted, case .string(let name) = constant { return name }
+        return Disassembler.literal(constant, module: program.module)
+    }
+}
+
+/// An async host function call waiting to be started by the runtime (`SliceOutcome.waitForHost`).
+struct PendingHostCall {
+    /// The function.
+    var body: @Sendable (HostCall, [Term]) async throws -> Term
+    /// Who calls it, and by which name.
+    var call: HostCall
+    /// The arguments, already host terms.
+    var arguments: [Term]
+}
+
+/// How an async host function call ended, handed to the suspended process.
+enum HostCallResult: Sendable {
+    /// It returned this term.
+    case returned(Term)
+    /// It threw: the error as text (it becomes a runtime error of the caller).
+    case failed(String)
 }
