@@ -121,10 +121,22 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Most processes alive at once (default 4194304). Spawning past it is a system_limit error of the spawner.")
     var maxProcesses: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Most heap memory all processes may hold together, e.g. 512M. A process whose growth would pass it ends with a memory_limit error.", valueName: "size"))
+    var maxMemory: String?
+
+    @Option(name: .long, help: ArgumentHelp("Stop the run after this many seconds (exit status 1).", valueName: "seconds"))
+    var timeLimit: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Stop the run after this many reductions, all processes together (exit status 1).", valueName: "count"))
+    var maxReductions: Int?
+
     func validate() throws {
         if let workers, workers < 1 || workers > 1024 { throw ValidationError("--workers must be between 1 and 1024") }
         if let maxHeap, ByteSize.parse(maxHeap) == nil { throw ValidationError("--max-heap takes a size such as 65536, 64K, 64M or 2G") }
         if let maxProcesses, maxProcesses < 1 || maxProcesses > 1 << 22 { throw ValidationError("--max-processes must be between 1 and 4194304") }
+        if let maxMemory, ByteSize.parse(maxMemory) == nil { throw ValidationError("--max-memory takes a size such as 512M or 2G") }
+        if let timeLimit, !(timeLimit > 0) { throw ValidationError("--time-limit takes a positive number of seconds") }
+        if let maxReductions, maxReductions < 1 { throw ValidationError("--max-reductions takes a positive count") }
     }
 
     func run() throws {
@@ -140,6 +152,9 @@ struct Run: ParsableCommand {
         if let workers { options.workers = workers }
         if let maxHeap, let bytes = ByteSize.parse(maxHeap) { options.maxHeapBytes = bytes }
         if let maxProcesses { options.maxProcesses = maxProcesses }
+        if let maxMemory { options.maxMemoryBytes = ByteSize.parse(maxMemory) }
+        if let timeLimit { options.deadline = .milliseconds(Int64(timeLimit * 1000)) }
+        options.maxReductions = maxReductions
         let vm: VM
         do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
         let started = ContinuousClock.now
@@ -160,6 +175,8 @@ struct Run: ParsableCommand {
             break  // the report, with its stack trace, is already on stderr
         case .exited(let reason):
             FileHandle.standardError.write(Data("vm: main exited with reason \(reason)\n".utf8))
+        case .limitReached(let limit):
+            FileHandle.standardError.write(Data("vm: stopped: \(limit)\n".utf8))
         }
         Foundation.exit(status.commandStatus)
     }

@@ -34,6 +34,19 @@ public final class VM: @unchecked Sendable {
         /// The default, 1 GiB, stops a runaway process long before it exhausts the machine.
         public var maxHeapBytes: Int
 
+        /// Most heap memory all processes of the VM may hold together, in bytes (nil: no
+        /// limit beyond each process's `maxHeapBytes`). A process whose growth would pass it
+        /// ends with a `memory_limit` error; the others and the host go on.
+        public var maxMemoryBytes: Int?
+        /// Most reductions (function calls and loop iterations, roughly instructions) the
+        /// processes may run together (nil: no budget). When they are used up the run ends:
+        /// `runMain` returns `.limitReached(.reductions)` and the VM is shut down.
+        public var maxReductions: Int?
+        /// Longest wall-clock time a run (`runMain`, `run`) may take, from its start (nil: no
+        /// deadline). When it passes the run ends with `.limitReached(.deadline)` and the VM is
+        /// shut down.
+        public var deadline: Duration?
+
         /// The default `maxHeapBytes`: 1 GiB.
         public static let defaultMaxHeapBytes = 1 << 30
 
@@ -63,6 +76,9 @@ public final class VM: @unchecked Sendable {
         case halted(Int32)
         /// `shutdown()` was called (from another thread) before main ended.
         case stopped
+        /// A run limit (`Options.deadline`, `Options.maxReductions`) ended the run; the VM has
+        /// been shut down.
+        case limitReached(RunLimit)
 
         /// The exit status a command-line runner gives this ending, as `vm run` does: an
         /// integer result from 0 to 255 is the status; `:normal`, `:ok` and `nil` are 0;
@@ -73,12 +89,14 @@ public final class VM: @unchecked Sendable {
             case .returned(.int(let n)) where (0...255).contains(n): Int32(n)
             case .returned(.atom("normal")), .returned(.atom("ok")), .returned(.nil): 0
             case .halted(let status): status
-            case .returned, .failed, .exited, .stopped: 1
+            case .returned, .failed, .exited, .stopped, .limitReached: 1
             }
         }
     }
 
     private let runtime: Runtime
+    /// `Options.deadline`.
+    private let deadline: Duration?
     /// Set once by `shutdown` (an atomic: any thread may shut a VM down or ask if it has).
     private let stopped = Atomic<Bool>(false)
 
@@ -93,7 +111,9 @@ public final class VM: @unchecked Sendable {
         let program = try LoadedProgram(module, atoms: atoms)
         let hostFunctions = try Self.bindHostFunctions(module, options.hostFunctions)
         runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
-                          heapLimitBytes: options.maxHeapBytes, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
+                          heapLimitBytes: options.maxHeapBytes, memoryLimitBytes: options.maxMemoryBytes,
+                          reductionLimit: options.maxReductions, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
+        deadline = options.deadline
     }
 
     /// Loads a binary (`.skb`) module.
@@ -138,9 +158,14 @@ public final class VM: @unchecked Sendable {
         guard !isStopped else { return .stopped }
         let pid: UInt64
         do { pid = try spawnMain(arguments) } catch { return .failed(error) }
-        let result = runtime.waitFor(pid)
-        if waitForAll { runtime.waitForAll() }
-        return ExitStatus(result)
+        armDeadline()
+        var result = runtime.waitFor(pid)
+        switch result {
+        case .halted, .stopped, .limitReached: break
+        case .returned, .failed, .exited: if waitForAll { runtime.waitForAll() }
+        }
+        if let limit = runtime.completion.withLock({ runtime.limitReached }) { result = .limitReached(limit) }
+        return ended(result)
     }
 
     /// `runMain` for async code: the calling task is suspended, no thread is blocked (eight
@@ -150,7 +175,23 @@ public final class VM: @unchecked Sendable {
         guard !isStopped else { return .stopped }
         let pid: UInt64
         do { pid = try spawnMain(arguments) } catch { return .failed(error) }
-        return ExitStatus(await runtime.result(of: pid))
+        armDeadline()
+        return ended(await runtime.result(of: pid))
+    }
+
+    /// Starts the clock of `Options.deadline` for a run.
+    private func armDeadline() {
+        guard let deadline else { return }
+        let nanoseconds = HostMailbox.nanoseconds(deadline)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(min(nanoseconds, Int64(Int.max))))) { [weak runtime] in
+            runtime?.endRun(.deadline)
+        }
+    }
+
+    /// The public form of how a run ended; a run ended by a limit shuts the VM down.
+    private func ended(_ result: ProcessResult) -> ExitStatus {
+        if case .limitReached = result { shutdown() }
+        return ExitStatus(result)
     }
 
     /// Spawns the program's `main`, watched so that its end is recorded for a waiter.
@@ -240,6 +281,7 @@ extension VM.ExitStatus {
         case .exited(let reason): self = .exited(reason: reason)
         case .halted(let status): self = .halted(status)
         case .stopped: self = .stopped
+        case .limitReached(let limit): self = .limitReached(limit)
         }
     }
 }

@@ -50,6 +50,8 @@ public enum RuntimeErrorKind: String, Sendable, Equatable {
     case heapLimit = "heap limit reached"
     /// The system refused memory the process asked for.
     case outOfMemory = "out of memory"
+    /// The VM's processes together would pass the VM-wide memory limit (`--max-memory`).
+    case memoryLimit = "VM memory limit reached"
     /// A VM-wide limit (the process limit) was reached.
     case systemLimit = "system limit reached"
     /// A value nests too deeply (or contains itself) for the operation.
@@ -69,6 +71,7 @@ public enum RuntimeErrorKind: String, Sendable, Equatable {
         case .badArgument: "bad_argument"
         case .heapLimit: "heap_limit"
         case .outOfMemory: "out_of_memory"
+        case .memoryLimit: "memory_limit"
         case .systemLimit: "system_limit"
         case .tooDeep: "too_deep"
         }

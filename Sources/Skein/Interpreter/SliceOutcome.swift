@@ -49,6 +49,8 @@ struct Fault: Error {
             self.init(kind: .heapLimit, detail: "the process needs more than its limit of \(limit * 8) bytes of heap (asked for \(requested * 8) bytes more)")
         case .outOfMemory(let words):
             self.init(kind: .outOfMemory, detail: "the system refused \(words * 8) bytes")
+        case .vmLimitReached(let limit, let requested):
+            self.init(kind: .memoryLimit, detail: "the processes of this VM together would pass its memory limit of \(limit * 8) bytes (this process asked for \(requested * 8) bytes more)")
         }
     }
 }

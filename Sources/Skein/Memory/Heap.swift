@@ -28,6 +28,12 @@ struct Heap {
     private(set) var collections = 0
     /// Most live words the heap may hold (a process may lower it: `maxheap`).
     var limitWords: Int
+    /// The VM-wide account this heap's space is reserved from, if the VM has a memory limit.
+    /// Unmanaged so that a heap costs no reference counting: the runtime holds the budget for
+    /// longer than any process exists.
+    private let budgetReference: Unmanaged<MemoryBudget>?
+    /// The budget, borrowed.
+    private var budget: MemoryBudget? { budgetReference?.takeUnretainedValue() }
 
     /// Words a heap starts with on its first allocation: 512 bytes, enough for a short-lived
     /// process's few small objects, so a million such processes stay small; growth doubles.
@@ -39,13 +45,16 @@ struct Heap {
         case limitReached(limitWords: Int, requestedWords: Int)
         /// The system refused the memory.
         case outOfMemory(words: Int)
+        /// The VM's heaps together would pass the VM-wide limit (`MemoryBudget`).
+        case vmLimitReached(limitWords: Int, requestedWords: Int)
     }
 
     /// An empty heap that may hold up to `limitWords` live words; no memory is taken until the
     /// first allocation.
-    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max) {
+    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max, budget: MemoryBudget? = nil) {
         self.targetWords = initialWords
         self.limitWords = limitWords
+        self.budgetReference = budget.map { Unmanaged.passUnretained($0) }
     }
 
     /// Words in the current space.
@@ -72,11 +81,20 @@ struct Heap {
         guard words <= limitWords else { throw .limitReached(limitWords: limitWords, requestedWords: words) }
         // Sized for the worst case (everything survives), so the copy cannot overflow.
         let newWords = Swift.max(targetWords, usedWords + words)
-        guard let memory = malloc(newWords * MemoryLayout<UInt64>.stride) else { throw .outOfMemory(words: newWords) }
+        // The new space is reserved in full while the old one still counts: both exist until
+        // the copy is done.
+        if let budget, !budget.reserve(newWords) {
+            throw .vmLimitReached(limitWords: budget.limitWords, requestedWords: words)
+        }
+        guard let memory = malloc(newWords * MemoryLayout<UInt64>.stride) else {
+            budget?.release(newWords)
+            throw .outOfMemory(words: newWords)
+        }
         let newStart = memory.bindMemory(to: UInt64.self, capacity: newWords)
         var copier = Copier(from: start, fromEnd: end, to: newStart)
         roots(&copier)
         copier.scanToFixpoint()
+        budget?.release(capacityWords)
         free(start)
         start = newStart
         top = copier.free
@@ -88,6 +106,7 @@ struct Heap {
 
     /// Frees the heap's memory. Every value in it becomes invalid.
     mutating func release() {
+        budget?.release(capacityWords)
         free(start)
         start = nil
         top = nil

@@ -12,6 +12,23 @@ enum ProcessResult {
     case halted(Int32)
     /// The VM was shut down before the process ended.
     case stopped
+    /// A run limit ended the run before the process ended.
+    case limitReached(RunLimit)
+}
+
+/// A limit on a whole run (`VM.Options.deadline`, `VM.Options.maxReductions`).
+public enum RunLimit: Sendable, Equatable, CustomStringConvertible {
+    /// The wall-clock deadline passed.
+    case deadline
+    /// The processes together used up the reduction budget.
+    case reductions
+
+    public var description: String {
+        switch self {
+        case .deadline: "the run's deadline passed"
+        case .reductions: "the run used up its reduction budget"
+        }
+    }
 }
 
 /// The end of a process: what its links, monitors, registered name and waiters learn.
@@ -111,8 +128,9 @@ extension Runtime {
     /// Blocks until `pid` (spawned with `watch: true`) ends, or a process halts the run.
     func waitFor(_ pid: UInt64) -> ProcessResult {
         completion.withLock {
-            while results[pid] == nil && haltStatus == nil && !isStopping { completion.wait() }
+            while results[pid] == nil && haltStatus == nil && limitReached == nil && !isStopping { completion.wait() }
             if let status = haltStatus { return .halted(status) }
+            if let limit = limitReached { return .limitReached(limit) }
             if results[pid] == nil { return .stopped }
             return results.removeValue(forKey: pid)!
         }
@@ -124,6 +142,7 @@ extension Runtime {
         await withCheckedContinuation { (waiter: CheckedContinuation<ProcessResult, Never>) in
             let ready: ProcessResult? = completion.withLock {
                 if let status = haltStatus { return .halted(status) }
+                if let limit = limitReached { return .limitReached(limit) }
                 if let result = results.removeValue(forKey: pid) { return result }
                 if isStopping { return .stopped }
                 resultWaiters[pid] = waiter
@@ -150,7 +169,8 @@ extension Runtime {
         allWaiters.add(1, ordering: .sequentiallyConsistent)
         defer { allWaiters.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
-            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0, haltStatus == nil, !isStopping {
+            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0,
+                  haltStatus == nil, limitReached == nil, !isStopping {
                 completion.wait()
             }
         }

@@ -56,10 +56,24 @@ final class Runtime: @unchecked Sendable {
 
     /// Host functions by the constant index that names them (nil where none is called).
     let hostFunctions: [HostFunction?]
+    /// The VM-wide memory account, with `VM.Options.maxMemoryBytes`.
+    let memoryBudget: MemoryBudget?
+    /// Reductions the run may still use, with `VM.Options.maxReductions` (`Int.max`: no
+    /// budget). Each slice subtracts what it used; relaxed, as it orders nothing else.
+    let reductionsLeft = Atomic<Int>(Int.max)
+    /// Set once a run limit (deadline, reductions) has ended the run: workers stop running
+    /// processes. Written under `completion` (with `limitReached`), read by workers relaxed:
+    /// a worker that has not seen it yet runs at most one more slice.
+    let runIsOver = Atomic<Bool>(false)
+    /// The run limit that ended the run (under `completion`).
+    var limitReached: RunLimit?
 
     init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, heapLimitBytes: Int = Int.max,
+         memoryLimitBytes: Int? = nil, reductionLimit: Int? = nil,
          output: OutputSink, errors: OutputSink, hostFunctions: [HostFunction?] = []) {
         self.hostFunctions = hostFunctions
+        self.memoryBudget = memoryLimitBytes.map { MemoryBudget(limitWords: $0 / 8) }
+        if let reductionLimit { reductionsLeft.store(reductionLimit, ordering: .relaxed) }
         let heapLimitWords = max(heapLimitBytes / 8, 1024)
         self.heapLimitWords = heapLimitWords
         self.mailboxLimit = heapLimitWords / NodeCache.smallNodeWords
@@ -151,6 +165,26 @@ final class Runtime: @unchecked Sendable {
         }
     }
 
+    /// Takes `used` reductions from the run's budget; the slice that empties it ends the run.
+    @inline(never)
+    private func chargeReductions(_ used: Int) {
+        if reductionsLeft.subtract(used, ordering: .relaxed).newValue <= 0 { endRun(.reductions) }
+    }
+
+    /// Ends the run because of `limit`: workers stop running processes and whoever waits for
+    /// the run learns why (the first limit wins). `VM` then shuts the VM down.
+    func endRun(_ limit: RunLimit) {
+        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
+            guard limitReached == nil, !isStopping else { return [] }
+            limitReached = limit
+            runIsOver.store(true, ordering: .relaxed)
+            completion.broadcast()
+            defer { resultWaiters.removeAll() }
+            return Array(resultWaiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: .limitReached(limit)) }
+    }
+
     // MARK: Spawning
 
     /// Starts a process running `function(arguments…)`; arguments are copied into its heap.
@@ -172,7 +206,7 @@ final class Runtime: @unchecked Sendable {
         }
         let context = UnsafeMutablePointer<ExecutionContext>.allocate(capacity: 1)
         context.initialize(to: ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
-                                                heapLimitWords: heapLimitWords))
+                                                heapLimitWords: heapLimitWords, budget: memoryBudget))
         if words > 0 {
             // One region for all the copies (a fresh heap has no roots to trace).
             do { try context.pointee.heap.collect(reserving: words) { _ in } } catch {
@@ -334,6 +368,8 @@ final class Runtime: @unchecked Sendable {
             }
         }
         process.sleepsInterruptibly.store(false, ordering: .relaxed)
+        // A run ended by a limit runs nothing more; shutdown frees what is left.
+        if runIsOver.load(ordering: .relaxed) { return }
         // Signals first: an exit signal stops a busy process within one slice.
         if process.pendingSignals.load(ordering: .relaxed) > 0,
            !process.mailbox.pull({ handleSignal($0, in: process, worker: worker) }) {
@@ -346,6 +382,7 @@ final class Runtime: @unchecked Sendable {
             let before = budget
             let outcome = interpreter.run(budget: &budget)
             process.reductions += before - budget
+            if reductionsLeft.load(ordering: .relaxed) != Int.max { chargeReductions(before - budget) }
             switch outcome {
             case .exhausted:
                 worker.pushBack(process, notify: worker.queue.count > 0)
