@@ -42,9 +42,11 @@ release: deps
 run: release
 	.build/release/vm run $(EXAMPLE)
 
-# The example and CLI tests run the vm executable, which `swift test` alone does not build.
+# The example and CLI tests run the vm executable and compile a C host against libskein.so,
+# which `swift test` alone does not build.
 test: deps
 	$(SWIFT) build --product vm
+	$(SWIFT) build --product skein
 	$(SWIFT) test
 
 # A separate build folder: TSan objects differ, and sharing .build would rebuild both each time.

@@ -45,34 +45,14 @@ func loadModule(_ path: String) throws -> Module {
         }
         data = contents
     }
-    let bytes = [UInt8](data)
-    if bytes.starts(with: BinaryFormat.magic) {
-        do {
-            let module = try BinaryFormat.decode(bytes)
-            try Verifier.verify(module)
-            return module
-        } catch {
-            throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
-        }
-    }
     do {
-        // The assembler takes the bytes, so text that is not UTF-8 is reported with a position.
-        let module = try Assembler.assemble(bytes: withoutInterpreterLine(bytes), file: path == "-" ? "<stdin>" : path)
-        try Verifier.verify(module)
-        return module
+        // The loader takes the bytes, so text that is not UTF-8 is reported with a position.
+        return try Module.load(bytes: [UInt8](data), name: path == "-" ? "<stdin>" : path)
     } catch let error as AssemblyError {
         throw CLIError(message: error.description, code: ExitCodes.invalidProgram)
     } catch {
         throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
     }
-}
-
-/// A script run directly starts with `#!/usr/bin/env -S vm run`: that line is for the
-/// kernel, not the assembler. It is blanked, not removed, so line numbers stay right.
-func withoutInterpreterLine(_ bytes: [UInt8]) -> [UInt8] {
-    guard bytes.starts(with: Array("#!".utf8)) else { return bytes }
-    guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return [] }
-    return Array(bytes[newline...])
 }
 
 /// An error that ends the command with a message on stderr and an exit code.
