@@ -1,0 +1,43 @@
+/// What a process asks of the IO thread: the operation, how a read ends, and the request that
+/// carries them with the suspension to end. Built by a worker (decoded from the `io`
+/// instruction's arguments, which are copied out of the process heap), then owned by the IO
+/// thread from `submit` on.
+/// An IO operation a process asked for with `io rD, :operation, rArgs, n`.
+enum IOOperation {
+    case tcpListen(host: String, port: Int)
+    case tcpAccept(handle: Int)
+    case tcpConnect(host: String, port: Int)
+    /// `read`, `read_line` and `read_until`: what ends the read, and the most milliseconds to
+    /// wait for it (nil: no limit).
+    case read(handle: Int, end: ReadEnd, timeout: Int?)
+    case write(handle: Int, bytes: [UInt8])
+    case close(handle: Int)
+    case address(handle: Int, peer: Bool)
+    case fileOpen(path: String, mode: String)
+    case fileStat(path: String)
+    case readFile(path: String)
+    case stdinLine
+    /// Not from a program: the process `owner` ended; close what it held.
+    case closeAllOwned(by: UInt64)
+}
+
+/// What a read returns.
+enum ReadEnd {
+    /// What is buffered, up to `max` bytes, as soon as there is something.
+    case bytes(max: Int)
+    /// A line of at most `limit` bytes.
+    case line(limit: Int)
+    /// Everything through the delimiter, at most `limit` bytes.
+    case delimiter([UInt8], limit: Int)
+}
+
+/// One request: the operation, who waits for it and the suspension to end.
+struct IORequest {
+    var operation: IOOperation
+    /// The waiting process (nil for `closeAllOwned`).
+    var process: Unmanaged<Process>?
+    /// Its pid, which owns handles it opens.
+    var owner: UInt64
+    /// The suspended state word the completion wakes.
+    var state: ProcessState
+}

@@ -1,0 +1,96 @@
+import CLibUV
+import CSkeinSupport
+import Foundation
+
+/// The C callbacks libuv calls on the IO thread. They are file-scope constants (C function
+/// pointers cannot capture), find the service through the loop's `data`, and do nothing but
+/// forward to it.
+@inline(__always) func stream(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> UnsafeMutablePointer<uv_stream_t> {
+    UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
+}
+
+@inline(__always) func handleID(_ h: UnsafeMutableRawPointer?) -> Int { Int(bitPattern: h) }
+
+let ioConnectionCallback: uv_connection_cb = { server, status in
+    ioService(server!.pointee.loop).connectionArrived(handleID(server!.pointee.data), status: status)
+}
+
+let ioConnectCallback: uv_connect_cb = { req, status in
+    let bits = Int(bitPattern: req!.pointee.data)
+    let service = ioService(req!.pointee.handle.pointee.loop)
+    req!.deallocate()
+    service.connected(request: bits >> 24, handle: bits & 0xFF_FFFF, status: status)
+}
+
+let ioAllocCallback: uv_alloc_cb = { _, suggested, buf in
+    buf!.pointee = uv_buf_init(UnsafeMutablePointer<CChar>.allocate(capacity: suggested), UInt32(suggested))
+}
+
+let ioReadCallback: uv_read_cb = { client, nread, buf in
+    let service = ioService(client!.pointee.loop)
+    let id = handleID(client!.pointee.data)
+    defer { buf!.pointee.base?.deallocate() }
+    guard let handle = service.handles[id] else { return }
+    if nread > 0 {
+        handle.buffer.append(UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
+    } else if nread == Int(UV_EOF.rawValue) {
+        handle.buffer.eof = true
+    } else if nread < 0 {
+        handle.buffer.error = Int32(nread)
+    }
+    service.serveRead(handle)
+}
+
+let ioReadTimeoutCallback: uv_timer_cb = { timer in
+    ioService(timer!.pointee.loop).readTimedOut(handleID(timer!.pointee.data))
+}
+
+let ioWriteCallback: uv_write_cb = { req, status in
+    let bits = Int(bitPattern: req!.pointee.data)
+    let service = ioService(req!.pointee.handle.pointee.loop)
+    UnsafeMutableRawPointer(req!).deallocate()
+    service.written(request: bits, status: status)
+}
+
+let ioOpenCallback: uv_fs_cb = { req in ioService(req!.pointee.loop).opened(req!) }
+let ioFileReadCallback: uv_fs_cb = { req in ioService(req!.pointee.loop).fileRead(req!) }
+let ioFileWriteCallback: uv_fs_cb = { req in ioService(req!.pointee.loop).fileWritten(req!) }
+let ioStatCallback: uv_fs_cb = { req in ioService(req!.pointee.loop).statted(req!) }
+let ioStdinCallback: uv_fs_cb = { req in ioService(req!.pointee.loop).stdinRead(req!) }
+let ioReadFileWork: uv_work_cb = { work in
+    Unmanaged<ReadFileJob>.fromOpaque(work!.pointee.data).takeUnretainedValue().run()
+}
+let ioReadFileDone: uv_after_work_cb = { work, _ in ioService(work!.pointee.loop).readFileDone(work!) }
+
+/// The IO service of the loop a handle belongs to.
+func ioService(_ loop: UnsafeMutablePointer<uv_loop_t>?) -> IOService {
+    Unmanaged<IOService>.fromOpaque(loop!.pointee.data).takeUnretainedValue()
+}
+
+let ioWakeupCallback: uv_async_cb = { async in
+    ioService(async!.pointee.loop).drain()
+}
+
+let ioFlushCallback: uv_check_cb = { check in
+    ioService(check!.pointee.loop).flushCompleted()
+}
+
+let ioBeforePollCallback: uv_prepare_cb = { prepare in
+    let service = ioService(prepare!.pointee.loop)
+    service.flushCompleted()
+    service.flushOutputIfPrinted()
+}
+
+let ioOutputWork: uv_work_cb = { _ in skein_flush_stdout() }
+
+let ioOutputDone: uv_after_work_cb = { work, _ in ioService(work!.pointee.loop).outputFlushed() }
+
+let ioFreeHandleCallback: uv_close_cb = { handle in
+    handle?.deallocate()
+}
+
+let ioFreeFileRequestCallback: uv_fs_cb = { req in
+    uv_fs_req_cleanup(req)
+    req?.deallocate()
+}
+
