@@ -532,3 +532,30 @@ final class ExampleServer {
         #expect(drained.withLock { $0 } == 64 << 20)
     }
 }
+
+/// IO operations are resolved from their atoms when a program is loaded.
+@Suite struct IOOperationLoadingTests {
+    /// A binary whose `io` names an operation that does not exist (the assembler would refuse
+    /// to write it; a mutated or hand-made module can hold it) is rejected by the verifier, with
+    /// the function and the instruction's position, before anything runs.
+    @Test func anUnknownOperationIsRejectedAtLoadNamingFunctionAndPosition() throws {
+        var module = try Assembler.assemble("func main/0\n    load r1, 0\n    io r0, :close, r1, 1\n    ret r0\nend\n", file: "t.ska")
+        let index = try #require(module.atoms.firstIndex(of: "close"))
+        module.atoms[index] = "frobnicate"
+        #expect(throws: LoadError.self) { try Verifier.verify(module) }
+        do {
+            _ = try VM(module: module)
+            Issue.record("a module with an unknown IO operation loaded")
+        } catch {
+            #expect(error.location.hasPrefix("function main/0, word ") && error.location.hasSuffix(" (io)"), "\(error)")
+            #expect(error.message.contains("unknown IO operation :frobnicate"), "\(error)")
+        }
+    }
+
+    /// Every operation's name resolves to its kind and back, so the loader's table and the
+    /// assembler's check agree.
+    @Test func everyOperationNameResolves() {
+        for kind in IOOperationKind.allCases { #expect(IOOperationKind(name: kind.name) == kind) }
+        #expect(IOOperationKind(name: "frobnicate") == nil)
+    }
+}
