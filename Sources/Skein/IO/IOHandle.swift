@@ -37,18 +37,3 @@ final class IOHandle {
         }
     }
 }
-
-extension Term {
-    /// `{:ok, value}`.
-    static func ok(_ value: Term) -> Term { .tuple([.atom("ok"), value]) }
-    /// `{:error, :NAME, "message"}`.
-    static func error(_ name: String, _ message: String) -> Term {
-        .tuple([.atom("error"), .atom(name), .string(message)])
-    }
-    /// The error value of a libuv status code.
-    static func uvError(_ status: Int32) -> Term {
-        .error(String(cString: uv_err_name(status)), String(cString: uv_strerror(status)))
-    }
-    /// Bytes as a string value, exactly (IO data need not be UTF-8).
-    static func bytes(_ b: [UInt8]) -> Term { .binary(b) }
-}

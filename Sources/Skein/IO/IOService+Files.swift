@@ -53,13 +53,13 @@ extension IOService {
         let (tracked, id) = fsIDs(req)
         let result = Int(req.pointee.result)
         let data = UnsafeRawPointer(req) + MemoryLayout<uv_fs_t>.stride
-        let bytes = result > 0 ? Array(UnsafeRawBufferPointer(start: data, count: result)) : []
+        let bytes = result > 0 ? okBytes(UnsafeRawBufferPointer(start: data, count: result)) : nil
         freeFS(req)
         if result < 0 { return completeTracked(tracked, .uvError(Int32(result))) }
         if result == 0 { return completeTracked(tracked, .error("EOF", "end of file")) }
         handles[id]?.offset += Int64(result)
         bytesRead.add(result, ordering: .relaxed)
-        completeTracked(tracked, .ok(.bytes(bytes)))
+        completeTracked(tracked, bytes!)
     }
 
     func writeFileHandle(_ request: IORequest, _ handle: IOHandle, _ bytes: [UInt8]) {
@@ -113,7 +113,7 @@ extension IOService {
         work.deallocate()
         if let bytes = job.bytes {
             bytesRead.add(bytes.count, ordering: .relaxed)
-            completeTracked(job.tracked, .ok(.bytes(bytes)))
+            completeTracked(job.tracked, bytes.withUnsafeBytes { okBytes($0) })
         } else {
             completeTracked(job.tracked, job.error ?? .error("EIO", "read failed"))
         }

@@ -31,23 +31,24 @@ extension IOService {
             stopReadingIfFull(handle)
             return
         }
-        let taken: ReceiveBuffer.Taken
+        let found: ReceiveBuffer.Found
         let limit: Int
         switch pending.end {
         case .bytes(let max):
-            taken = handle.buffer.take(max: max).map(ReceiveBuffer.Taken.bytes) ?? .incomplete
+            found = handle.buffer.find(max: max)
             limit = max
         case .line(let max):
-            taken = handle.buffer.takeLine(limit: max)
+            found = handle.buffer.findLine(limit: max)
             limit = max
         case .delimiter(let delimiter, let max):
-            taken = handle.buffer.take(through: delimiter, limit: max)
+            found = handle.buffer.find(through: delimiter, limit: max)
             limit = max
         }
-        switch taken {
-        case .bytes(let data):
-            bytesRead.add(data.count, ordering: .relaxed)
-            finishRead(handle, .ok(.bytes(data)))
+        switch found {
+        case .piece(let piece):
+            bytesRead.add(piece.bytes.count, ordering: .relaxed)
+            let result = handle.buffer.hand(piece) { okBytes($0) }
+            finishRead(handle, result)
             stopReadingIfFull(handle)
         case .tooLong:
             finishRead(handle, .error("too_long", "more than \(limit) bytes arrived without the end of the line or delimiter"))
@@ -69,7 +70,13 @@ extension IOService {
 
     /// Ends the pending read of `handle` (if any) with `result`, and its timer.
     func finishRead(_ handle: IOHandle, _ result: Term) {
-        guard let pending = handle.pendingRead else { return }
+        guard handle.pendingRead != nil else { return }
+        finishRead(handle, result.messageNode(atoms: atoms))
+    }
+
+    /// Ends the pending read of `handle` with `result` (which it must have), and its timer.
+    func finishRead(_ handle: IOHandle, _ result: MessageNode) {
+        guard let pending = handle.pendingRead else { return result.free() }
         handle.pendingRead = nil
         if let timer = handle.timer { uv_timer_stop(timer) }
         complete(pending.request, result)

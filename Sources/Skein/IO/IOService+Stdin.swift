@@ -14,8 +14,8 @@ extension IOService {
     /// Hands buffered lines to waiters; reads more on the thread pool when needed.
     func serveStdin() {
         while !stdinWaiters.isEmpty {
-            if case .bytes(let line) = stdinBuffer.takeLine(limit: .max) {
-                complete(stdinWaiters.removeFirst(), .ok(.bytes(line)))
+            if case .piece(let line) = stdinBuffer.findLine(limit: .max) {
+                complete(stdinWaiters.removeFirst(), stdinBuffer.hand(line) { okBytes($0) })
             } else if stdinBuffer.eof {
                 complete(stdinWaiters.removeFirst(), .error("EOF", "end of file"))
             } else {

@@ -35,7 +35,11 @@ final class IOService: @unchecked Sendable {
     private let inject: ([UInt]) -> Void
     private let queue = Locked<[IORequest]>([])
     private let fence = Atomic<Int>(0)
-    private let finish: (IORequest, Term) -> Bool
+    private let finish: (IORequest, MessageNode) -> Bool
+    /// The VM's atoms (result values are built here, on the IO thread) and the id of `:ok`,
+    /// interned once so a read's result takes no lock.
+    let atoms: AtomTable
+    let okAtom: Int
     private var thread: Thread?
     private let stopped = Atomic<Bool>(false)
     private var stopping = false
@@ -57,8 +61,10 @@ final class IOService: @unchecked Sendable {
 
     /// `finish` stores a result and makes the process runnable (its wake CAS), returning whether
     /// it won; `inject` queues a batch of such processes (both called on the IO thread).
-    init(finish: @escaping (IORequest, Term) -> Bool, inject: @escaping ([UInt]) -> Void) {
+    init(atoms: AtomTable, finish: @escaping (IORequest, MessageNode) -> Bool, inject: @escaping ([UInt]) -> Void) {
         HostSignals.ignoreBrokenPipes()
+        self.atoms = atoms
+        okAtom = atoms.intern("ok")
         self.finish = finish
         self.inject = inject
         loop = .allocate(capacity: 1)
@@ -169,10 +175,21 @@ final class IOService: @unchecked Sendable {
     }
 
     /// Ends a request: the process gets `result` and is rescheduled.
-    func complete(_ request: IORequest, _ result: Term) {
+    func complete(_ request: IORequest, _ result: MessageNode) {
         if finish(request, result), let process = request.process {
             completed.append(UInt(bitPattern: process.toOpaque()))
         }
+    }
+
+    /// Ends a request with a host term (errors and small answers; bytes go through `okBytes`).
+    func complete(_ request: IORequest, _ result: Term) { complete(request, result.messageNode(atoms: atoms)) }
+
+    /// `{:ok, bytes}` with one copy of `bytes`.
+    func okBytes(_ bytes: UnsafeRawBufferPointer) -> MessageNode { MessageNode.make(ok: okAtom, bytes: bytes) }
+
+    func completeTracked(_ id: Int, _ result: MessageNode) {
+        guard let request = inFlight.removeValue(forKey: id) else { return result.free() }
+        complete(request, result)
     }
 
     func completeTracked(_ id: Int, _ result: Term) {

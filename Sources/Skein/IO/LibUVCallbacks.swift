@@ -22,17 +22,23 @@ let ioConnectCallback: uv_connect_cb = { req, status in
     service.connected(request: bits >> 24, handle: bits & 0xFF_FFFF, status: status)
 }
 
-let ioAllocCallback: uv_alloc_cb = { _, suggested, buf in
-    buf!.pointee = uv_buf_init(UnsafeMutablePointer<CChar>.allocate(capacity: suggested), UInt32(suggested))
+/// libuv reads straight into the free end of the socket's receive buffer (no buffer of its own
+/// to copy from). A handle that is gone gets no space: libuv then reports `UV_ENOBUFS`.
+let ioAllocCallback: uv_alloc_cb = { client, _, buf in
+    guard let handle = ioService(client!.pointee.loop).handles[handleID(client!.pointee.data)] else {
+        buf!.pointee = uv_buf_init(nil, 0)
+        return
+    }
+    let space = handle.buffer.reserve()
+    buf!.pointee = uv_buf_init(space.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(clamping: space.count))
 }
 
 let ioReadCallback: uv_read_cb = { client, nread, buf in
     let service = ioService(client!.pointee.loop)
     let id = handleID(client!.pointee.data)
-    defer { buf!.pointee.base?.deallocate() }
     guard let handle = service.handles[id] else { return }
     if nread > 0 {
-        handle.buffer.append(UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
+        handle.buffer.commit(nread)  // read into the space `ioAllocCallback` reserved
     } else if nread == Int(UV_EOF.rawValue) {
         handle.buffer.eof = true
     } else if nread < 0 {

@@ -38,7 +38,8 @@ final class Process: @unchecked Sendable {
     var timedOut = false
     /// The result of the IO operation the process is suspended in, set by the IO thread before
     /// it wakes the process; the `io` instruction consumes it when it runs again.
-    var ioResult: Term?
+    /// A message node (`IOResults.swift`): the runner copies it into the heap and frees it.
+    var ioResult: MessageNode?
     /// Whether this incarnation may hold IO handles (runner only): if so, its exit closes them.
     var usedIO = false
     /// Reductions used over this incarnation's life (runner only; for statistics).
@@ -88,6 +89,7 @@ final class Process: @unchecked Sendable {
 
     deinit {
         exitReason?.free()
+        ioResult?.free()
         mailbox.destroy()
         if var context = context?.pointee {
             context.release()

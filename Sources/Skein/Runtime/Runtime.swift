@@ -17,8 +17,13 @@ final class Runtime: @unchecked Sendable {
     private(set) var scheduler: Scheduler!
     private(set) var timeouts: TimeoutService!
     private let references = Atomic<UInt64>(0)
-    /// The IO thread, started on the first IO operation.
+    /// The IO thread, started on the first IO operation: created and kept under this lock...
     private let ioService = Locked<IOService?>(nil)
+    /// ...and published here once created (an unretained `IOService` pointer, 0 before), so
+    /// the `io` path reads it with one acquiring load instead of taking the lock per request.
+    /// Sound: the pointer is stored (releasing) only after the service is fully built, and
+    /// `ioService` keeps it alive until the runtime itself goes.
+    private let ioServicePointer = Atomic<UInt>(0)
     /// Processes that ended with an error.
     let crashes = Atomic<Int>(0)
     /// Crash reports, with repeats of one report counted instead of printed.
@@ -98,11 +103,20 @@ final class Runtime: @unchecked Sendable {
 
     /// The IO thread, started on first use.
     var io: IOService {
+        let published = ioServicePointer.load(ordering: .acquiring)
+        if published != 0 { return Unmanaged<IOService>.fromOpaque(UnsafeRawPointer(bitPattern: published)!).takeUnretainedValue() }
+        return startIO()
+    }
+
+    /// Creates the IO service (once, under the lock) and publishes it.
+    @inline(never)
+    private func startIO() -> IOService {
         ioService.withLock { service in
             if let service { return service }
-            let created = IOService(finish: { [unowned self] request, result in self.finishIO(request, result) },
+            let created = IOService(atoms: atoms, finish: { [unowned self] request, result in self.finishIO(request, result) },
                                     inject: { [unowned self] batch in self.scheduler.inject(batch) })
             service = created
+            ioServicePointer.store(UInt(bitPattern: Unmanaged.passUnretained(created).toOpaque()), ordering: .releasing)
             return created
         }
     }
@@ -118,11 +132,24 @@ final class Runtime: @unchecked Sendable {
     /// On the IO thread: hand the result to the waiting process and make it runnable (exactly
     /// once, through the same CAS as messages and timeouts). The IO service queues the winners
     /// in a batch at the end of its loop iteration.
-    private func finishIO(_ request: IORequest, _ result: Term) -> Bool {
-        guard let unmanaged = request.process else { return false }
+    ///
+    /// Who touches what: the IO thread is the only waker of a process suspended for IO (its
+    /// `sleeping` state is not interruptible, so senders leave it alone), so it writes
+    /// `ioResult` while no runner can read it; the wake CAS (sequentially consistent) then
+    /// publishes it to whichever worker dequeues the process. No lock is needed.
+    private func finishIO(_ request: IORequest, _ result: MessageNode) -> Bool {
+        guard let unmanaged = request.process else {
+            result.free()
+            return false
+        }
         return unmanaged._withUnsafeGuaranteedRef { process in
+            assert(process.ioResult?.raw == nil, "an IO result nobody took")
             process.ioResult = result
-            return process.state.wake(from: request.state, timedOut: false)
+            if process.state.wake(from: request.state, timedOut: false) { return true }
+            // Not reachable while the IO thread is the only waker; never leak or leave it.
+            process.ioResult = nil
+            result.free()
+            return false
         }
     }
 

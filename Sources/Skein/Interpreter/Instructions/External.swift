@@ -7,12 +7,12 @@ extension Interpreter {
     /// immediate ones, or returns the operation to suspend on.
     func io(_ word: UInt64) throws(Fault) -> IOOperation? {
         var reductions = 0
-        let result = processRef._withUnsafeGuaranteedRef { p -> Term? in
+        let result = processRef._withUnsafeGuaranteedRef { p -> MessageNode? in
             defer { p.ioResult = nil }
             return p.ioResult
         }
         if let result {
-            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            try store(result, into: word.fieldA, reductions: &reductions)  // the one copy into the heap
             return nil
         }
         guard let kind = IOOperationKind(rawValue: program.ioOperations[word.fieldB]) else {
