@@ -41,3 +41,35 @@ struct IORequest {
     /// The suspended state word the completion wakes.
     var state: ProcessState
 }
+
+/// A request the IO thread could not answer at once: it waits in a handle (a read, an accept),
+/// in the stdin queue, or in libuv (a connect, a queued write, a file operation), and is
+/// answered exactly once (`IOService.complete(_:_:)`), by its completion, by the close of its
+/// handle, or early by an exit signal to its process (`IOService.interrupt`).
+///
+/// Why a box and not an id packed into libuv's `data` field: a libuv request's `data` holds a
+/// retained reference to its box (`Unmanaged.passRetained`), which its callback takes back
+/// (`takeRetainedValue`). libuv calls the callback of every request exactly once, also when it
+/// is cancelled because its handle closed, so the box lives exactly as long as libuv can name
+/// it: nothing aliases, nothing wraps, nothing dangles, however many requests there were.
+/// A box answered early keeps `request == nil`, so its late callback answers nobody.
+final class PendingIO {
+    /// The request, until it is answered.
+    var request: IORequest?
+    /// The handle it works on (a connect's new socket, an open's new file, a read's file).
+    let handle: IOHandle?
+
+    init(_ request: IORequest, handle: IOHandle? = nil) {
+        self.request = request
+        self.handle = handle
+    }
+
+    /// A retained reference for a libuv request's `data`; its callback takes it back with `taken`.
+    func retainedForLibUV() -> UnsafeMutableRawPointer { Unmanaged.passRetained(self).toOpaque() }
+
+    /// The box whose retained reference a libuv request's `data` holds, taking that reference
+    /// back (exactly once: in the request's callback, or where its submission failed).
+    static func taken(_ data: UnsafeMutableRawPointer?) -> PendingIO {
+        Unmanaged<PendingIO>.fromOpaque(data!).takeRetainedValue()
+    }
+}

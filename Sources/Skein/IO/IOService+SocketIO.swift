@@ -19,7 +19,7 @@ extension IOService {
         case (.file, _):
             complete(request, .error("EINVAL", "read_line and read_until read sockets; read a file with read or read_file"))
         case (.socket, _):
-            handle.pendingRead = (request, end)
+            handle.pendingRead = (pend(request), end)
             if let timeout { startTimer(handle, milliseconds: timeout) }
             serveRead(handle)
         }
@@ -79,7 +79,7 @@ extension IOService {
         guard let pending = handle.pendingRead else { return result.free() }
         handle.pendingRead = nil
         if let timer = handle.timer { uv_timer_stop(timer) }
-        complete(pending.request, result)
+        complete(pending.waiter, result)
     }
 
     /// Arms the read timeout of `handle` (its timer is made on first use and reused).
@@ -90,15 +90,15 @@ extension IOService {
         } else {
             timer = .allocate(capacity: 1)
             uv_timer_init(loop, timer)
-            timer.pointee.data = UnsafeMutableRawPointer(bitPattern: handle.id)
+            timer.pointee.data = handle.retainedForLibUV()
             handle.timer = timer
         }
         uv_timer_start(timer, ioReadTimeoutCallback, UInt64(milliseconds), 0)
     }
 
     /// A read's timeout passed: it ends with `:timeout`; what arrived so far stays buffered.
-    func readTimedOut(_ id: Int) {
-        guard let handle = handles[id], let pending = handle.pendingRead else { return }
+    func readTimedOut(_ handle: IOHandle) {
+        guard handle.isOpen, let pending = handle.pendingRead else { return }
         let waiting: String
         switch pending.end {
         case .bytes: waiting = "no bytes"
@@ -157,20 +157,22 @@ extension IOService {
         let req = raw.assumingMemoryBound(to: uv_write_t.self)
         let data = raw + MemoryLayout<uv_write_t>.stride
         bytes.withUnsafeBytes { if $0.count > 0 { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-        let tracked = track(request)
-        req.pointee.data = UnsafeMutableRawPointer(bitPattern: tracked)
+        let waiter = pend(request)
+        req.pointee.data = waiter.retainedForLibUV()
         var buf = uv_buf_init(data.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
         let status = uv_write(req, stream(tcp), &buf, 1, ioWriteCallback)
         if status != 0 {
+            _ = PendingIO.taken(req.pointee.data)
             raw.deallocate()
-            completeTracked(tracked, .uvError(status))
+            complete(waiter, .uvError(status))
         }
     }
 
-    func written(request tracked: Int, status: Int32) {
-        guard case .write(_, let data)? = inFlight[tracked]?.operation else { return }
+    /// A queued write ended (also with `UV_ECANCELED` when its socket was closed first).
+    func written(_ waiter: PendingIO, status: Int32) {
+        guard case .write(_, let data)? = waiter.request?.operation else { return }
         let bytes = data.count
         if status == 0 { bytesWritten.add(bytes, ordering: .relaxed) }
-        completeTracked(tracked, status == 0 ? .ok(.int(Int64(bytes))) : .uvError(status))
+        complete(waiter, status == 0 ? .ok(.int(Int64(bytes))) : .uvError(status))
     }
 }

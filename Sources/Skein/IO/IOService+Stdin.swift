@@ -7,12 +7,13 @@ import Foundation
 extension IOService {
 
     func stdinLine(_ request: IORequest) {
-        stdinWaiters.append(request)
+        stdinWaiters.append(pend(request))
         serveStdin()
     }
 
     /// Hands buffered lines to waiters; reads more on the thread pool when needed.
     func serveStdin() {
+        stdinWaiters.removeAll { $0.request == nil }  // answered early (an exit signal)
         while !stdinWaiters.isEmpty {
             if case .piece(let line) = stdinBuffer.findLine(limit: .max) {
                 complete(stdinWaiters.removeFirst(), stdinBuffer.hand(line) { okBytes($0) })

@@ -16,14 +16,6 @@ extension IOService {
         return ok ? storage : nil
     }
 
-    func newTCP(_ handle: IOHandle) -> UnsafeMutablePointer<uv_tcp_t> {
-        let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(loop, tcp)
-        tcp.pointee.data = UnsafeMutableRawPointer(bitPattern: handle.id)
-        handle.tcp = tcp
-        return tcp
-    }
-
     func listen(_ request: IORequest, host: String, port: Int) {
         guard var address = socketAddress(host, port) else {
             return complete(request, .error("EINVAL", "not an IP address: \(host)"))
@@ -35,17 +27,17 @@ extension IOService {
         }
         if status == 0 { status = uv_listen(stream(tcp), 1024, ioConnectionCallback) }
         if status != 0 {
-            closeHandle(handle.id)
+            closeHandle(handle)
             return complete(request, .uvError(status))
         }
         complete(request, .ok(handle.term))
     }
 
     /// A listener has a connection waiting.
-    func connectionArrived(_ id: Int, status: Int32) {
-        guard let listener = handles[id] else { return }
+    func connectionArrived(_ listener: IOHandle, status: Int32) {
+        guard listener.isOpen else { return }
         if status != 0 {
-            if !listener.pendingAccepts.isEmpty { complete(listener.pendingAccepts.removeFirst(), .uvError(status)) }
+            if let waiter = nextAcceptor(listener) { complete(waiter, .uvError(status)) }
             return
         }
         listener.readyConnections += 1
@@ -56,22 +48,30 @@ extension IOService {
         guard let listener = handles[id], listener.kind == .listener else {
             return complete(request, .error("EBADF", "not an open listener"))
         }
-        listener.pendingAccepts.append(request)
+        listener.pendingAccepts.append(pend(request))
         serveAccepts(listener)
     }
 
+    /// The first accept still waiting (one an exit signal answered early is skipped).
+    func nextAcceptor(_ listener: IOHandle) -> PendingIO? {
+        while !listener.pendingAccepts.isEmpty {
+            let waiter = listener.pendingAccepts.removeFirst()
+            if waiter.request != nil { return waiter }
+        }
+        return nil
+    }
+
     func serveAccepts(_ listener: IOHandle) {
-        while listener.readyConnections > 0, !listener.pendingAccepts.isEmpty, let server = listener.tcp {
+        while listener.readyConnections > 0, let server = listener.tcp, let waiter = nextAcceptor(listener), let request = waiter.request {
             listener.readyConnections -= 1
-            let request = listener.pendingAccepts.removeFirst()
             let handle = newHandle(.socket, owner: request.owner)
             let client = newTCP(handle)
             let status = uv_accept(stream(server), stream(client))
             if status != 0 {
-                closeHandle(handle.id)
-                complete(request, .uvError(status))
+                closeHandle(handle)
+                complete(waiter, .uvError(status))
             } else {
-                complete(request, .ok(handle.term))
+                complete(waiter, .ok(handle.term))
             }
         }
     }
@@ -83,26 +83,30 @@ extension IOService {
         let handle = newHandle(.socket, owner: request.owner)
         let tcp = newTCP(handle)
         let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        let tracked = track(request)
-        req.pointee.data = UnsafeMutableRawPointer(bitPattern: tracked << 24 | handle.id)
+        let waiter = pend(request, handle: handle)
+        req.pointee.data = waiter.retainedForLibUV()
         let status = withUnsafePointer(to: &address) {
             uv_tcp_connect(req, tcp, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), ioConnectCallback)
         }
         if status != 0 {
+            _ = PendingIO.taken(req.pointee.data)
             req.deallocate()
-            closeHandle(handle.id)
-            completeTracked(tracked, .uvError(status))
+            closeHandle(handle)
+            complete(waiter, .uvError(status))
         }
     }
 
-    func connected(request tracked: Int, handle id: Int, status: Int32) {
+    /// A connect ended (also with `UV_ECANCELED` when its socket was closed first).
+    func connected(_ waiter: PendingIO, status: Int32) {
+        guard let handle = waiter.handle else { return }
+        guard waiter.request != nil else { return closeHandle(handle) }  // answered already: nobody gets it
         if status != 0 {
-            closeHandle(id)
-            completeTracked(tracked, .uvError(status))
-        } else if let handle = handles[id] {
-            completeTracked(tracked, .ok(handle.term))
+            closeHandle(handle)
+            complete(waiter, .uvError(status))
+        } else if handle.isOpen {
+            complete(waiter, .ok(handle.term))
         } else {
-            completeTracked(tracked, .error("ECANCELED", "the socket was closed"))
+            complete(waiter, .error("ECANCELED", "the socket was closed"))
         }
     }
 

@@ -25,7 +25,7 @@ final class IOService: @unchecked Sendable {
     /// Runs once per loop iteration, after the IO callbacks: hands the processes completed in
     /// that iteration to the scheduler in one batch (one lock, one wake-up), not one by one.
     private let flushHandle: UnsafeMutablePointer<uv_check_t>
-    private var completed: [UInt] = []
+    var completed: [UInt] = []
     /// Runs before the loop waits for events: queues what timers completed (they run before
     /// the poll, the check handle after it), and has what programs printed written out (on the
     /// thread pool: a stdout pipe nobody reads must not stall the IO thread).
@@ -35,7 +35,7 @@ final class IOService: @unchecked Sendable {
     private let inject: ([UInt]) -> Void
     private let queue = Locked<[IORequest]>([])
     private let fence = Atomic<Int>(0)
-    private let finish: (IORequest, MessageNode) -> Bool
+    let finish: (IORequest, MessageNode) -> Bool
     /// The VM's atoms (result values are built here, on the IO thread) and the id of `:ok`,
     /// interned once so a read's result takes no lock.
     let atoms: AtomTable
@@ -46,11 +46,12 @@ final class IOService: @unchecked Sendable {
 
     // IO-thread state.
     var handles: [Int: IOHandle] = [:]
-    private var nextHandle = 1
-    var inFlight: [Int: IORequest] = [:]
-    private var nextRequest = 1
+    var nextHandle = 1
+    /// The request each process waits in, by pid (a process waits in one at a time): what an
+    /// exit signal to it cancels (`interrupt`).
+    var waiting: [UInt64: PendingIO] = [:]
     var stdinBuffer = ReceiveBuffer()
-    var stdinWaiters: [IORequest] = []
+    var stdinWaiters: [PendingIO] = []
     var stdinReading = false
 
     /// Operations started, bytes read and written, handles open (statistics).
@@ -130,6 +131,7 @@ final class IOService: @unchecked Sendable {
     private func closeEverything() {
         for id in Array(handles.keys) { closeHandle(id) }
         for waiter in stdinWaiters { complete(waiter, .error("ECANCELED", "the VM is stopping")) }
+        for waiter in Array(waiting.values) { complete(waiter, .error("ECANCELED", "the VM is stopping")) }
         stdinWaiters.removeAll()
         flushCompleted()
         uv_check_stop(flushHandle)
@@ -156,70 +158,4 @@ final class IOService: @unchecked Sendable {
 
     /// The thread pool has flushed stdout.
     func outputFlushed() { outputFlushing = false }
-
-    // MARK: Bookkeeping
-
-    func newHandle(_ kind: IOHandle.Kind, owner: UInt64) -> IOHandle {
-        let handle = IOHandle(id: nextHandle, kind: kind, owner: owner)
-        nextHandle += 1
-        handles[handle.id] = handle
-        openHandles.add(1, ordering: .relaxed)
-        return handle
-    }
-
-    func track(_ request: IORequest) -> Int {
-        let id = nextRequest
-        nextRequest += 1
-        inFlight[id] = request
-        return id
-    }
-
-    /// Ends a request: the process gets `result` and is rescheduled.
-    func complete(_ request: IORequest, _ result: MessageNode) {
-        if finish(request, result), let process = request.process {
-            completed.append(UInt(bitPattern: process.toOpaque()))
-        }
-    }
-
-    /// Ends a request with a host term (errors and small answers; bytes go through `okBytes`).
-    func complete(_ request: IORequest, _ result: Term) { complete(request, result.messageNode(atoms: atoms)) }
-
-    /// `{:ok, bytes}` with one copy of `bytes`.
-    func okBytes(_ bytes: UnsafeRawBufferPointer) -> MessageNode { MessageNode.make(ok: okAtom, bytes: bytes) }
-
-    func completeTracked(_ id: Int, _ result: MessageNode) {
-        guard let request = inFlight.removeValue(forKey: id) else { return result.free() }
-        complete(request, result)
-    }
-
-    func completeTracked(_ id: Int, _ result: Term) {
-        guard let request = inFlight.removeValue(forKey: id) else { return }
-        complete(request, result)
-    }
-
-    /// Closes a handle; requests waiting on it end with an error.
-    func closeHandle(_ id: Int) {
-        guard let handle = handles.removeValue(forKey: id) else { return }
-        openHandles.subtract(1, ordering: .relaxed)
-        finishRead(handle, .error("ECANCELED", "the handle was closed"))
-        if let timer = handle.timer {
-            uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self), ioFreeHandleCallback)
-            handle.timer = nil
-        }
-        for accept in handle.pendingAccepts { complete(accept, .error("ECANCELED", "the handle was closed")) }
-        handle.pendingAccepts.removeAll()
-        switch handle.kind {
-        case .listener, .socket:
-            if let tcp = handle.tcp {
-                uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self), ioFreeHandleCallback)
-                handle.tcp = nil
-            }
-        case .file:
-            if handle.fd >= 0 {
-                let req = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
-                uv_fs_close(loop, req, uv_file(handle.fd), ioFreeFileRequestCallback)
-                handle.fd = -1
-            }
-        }
-    }
 }

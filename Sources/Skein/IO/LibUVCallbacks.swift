@@ -3,40 +3,33 @@ import CSkeinSupport
 import Foundation
 
 /// The C callbacks libuv calls on the IO thread. They are file-scope constants (C function
-/// pointers cannot capture), find the service through the loop's `data`, and do nothing but
-/// forward to it.
+/// pointers cannot capture), find the service through the loop's `data` and what they concern
+/// through the libuv handle's or request's `data` (an `IOHandle` or a `PendingIO`: see those
+/// types for why the reference is valid), and forward to the service.
 @inline(__always) func stream(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> UnsafeMutablePointer<uv_stream_t> {
     UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
 }
 
-@inline(__always) func handleID(_ h: UnsafeMutableRawPointer?) -> Int { Int(bitPattern: h) }
-
 let ioConnectionCallback: uv_connection_cb = { server, status in
-    ioService(server!.pointee.loop).connectionArrived(handleID(server!.pointee.data), status: status)
+    ioService(server!.pointee.loop).connectionArrived(IOHandle.of(server!.pointee.data), status: status)
 }
 
 let ioConnectCallback: uv_connect_cb = { req, status in
-    let bits = Int(bitPattern: req!.pointee.data)
     let service = ioService(req!.pointee.handle.pointee.loop)
+    let waiter = PendingIO.taken(req!.pointee.data)
     req!.deallocate()
-    service.connected(request: bits >> 24, handle: bits & 0xFF_FFFF, status: status)
+    service.connected(waiter, status: status)
 }
 
 /// libuv reads straight into the free end of the socket's receive buffer (no buffer of its own
-/// to copy from). A handle that is gone gets no space: libuv then reports `UV_ENOBUFS`.
+/// to copy from).
 let ioAllocCallback: uv_alloc_cb = { client, _, buf in
-    guard let handle = ioService(client!.pointee.loop).handles[handleID(client!.pointee.data)] else {
-        buf!.pointee = uv_buf_init(nil, 0)
-        return
-    }
-    let space = handle.buffer.reserve()
+    let space = IOHandle.of(client!.pointee.data).buffer.reserve()
     buf!.pointee = uv_buf_init(space.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(clamping: space.count))
 }
 
-let ioReadCallback: uv_read_cb = { client, nread, buf in
-    let service = ioService(client!.pointee.loop)
-    let id = handleID(client!.pointee.data)
-    guard let handle = service.handles[id] else { return }
+let ioReadCallback: uv_read_cb = { client, nread, _ in
+    let handle = IOHandle.of(client!.pointee.data)
     if nread > 0 {
         handle.buffer.commit(nread)  // read into the space `ioAllocCallback` reserved
     } else if nread == Int(UV_EOF.rawValue) {
@@ -44,18 +37,18 @@ let ioReadCallback: uv_read_cb = { client, nread, buf in
     } else if nread < 0 {
         handle.buffer.error = Int32(nread)
     }
-    service.serveRead(handle)
+    if handle.isOpen { ioService(client!.pointee.loop).serveRead(handle) }
 }
 
 let ioReadTimeoutCallback: uv_timer_cb = { timer in
-    ioService(timer!.pointee.loop).readTimedOut(handleID(timer!.pointee.data))
+    ioService(timer!.pointee.loop).readTimedOut(IOHandle.of(timer!.pointee.data))
 }
 
 let ioWriteCallback: uv_write_cb = { req, status in
-    let bits = Int(bitPattern: req!.pointee.data)
     let service = ioService(req!.pointee.handle.pointee.loop)
+    let waiter = PendingIO.taken(req!.pointee.data)
     UnsafeMutableRawPointer(req!).deallocate()
-    service.written(request: bits, status: status)
+    service.written(waiter, status: status)
 }
 
 let ioOpenCallback: uv_fs_cb = { req in ioService(req!.pointee.loop).opened(req!) }
@@ -91,8 +84,11 @@ let ioOutputWork: uv_work_cb = { _ in skein_flush_stdout() }
 
 let ioOutputDone: uv_after_work_cb = { work, _ in ioService(work!.pointee.loop).outputFlushed() }
 
-let ioFreeHandleCallback: uv_close_cb = { handle in
-    handle?.deallocate()
+/// A libuv handle made for an `IOHandle` is closed: give back the reference its `data` held
+/// (libuv calls nothing else about it from now on), and free it.
+let ioCloseCallback: uv_close_cb = { handle in
+    Unmanaged<IOHandle>.fromOpaque(handle!.pointee.data!).release()
+    handle!.deallocate()
 }
 
 let ioFreeFileRequestCallback: uv_fs_cb = { req in
