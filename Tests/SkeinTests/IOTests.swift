@@ -12,8 +12,13 @@ final class ExampleServer {
 
     /// Runs `vm-examples/EXAMPLE`. `launcher` runs before `vm` (e.g. a shell that lowers a
     /// limit, then execs its arguments).
-    init(_ example: String, launcher: [String] = []) throws {
-        let program = repositoryRoot.appendingPathComponent("vm-examples/\(example)").path
+    convenience init(_ example: String, launcher: [String] = []) throws {
+        try self.init(program: repositoryRoot.appendingPathComponent("vm-examples/\(example)").path, launcher: launcher)
+    }
+
+    /// Runs the program at `program` (any path) like an example.
+    init(program: String, launcher: [String] = []) throws {
+        let example = (program as NSString).lastPathComponent
         let command = launcher + [vmExecutable, "run", "--workers", "2", program, "0"]
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -39,6 +44,11 @@ final class ExampleServer {
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+
+    /// The next line the server prints ("" if none comes within `milliseconds` per byte).
+    func nextLine(waitingAtMost milliseconds: Int32) -> String {
+        Self.line(output.fileHandleForReading.fileDescriptor, waitingAtMost: milliseconds)
     }
 
     /// The next line written to `fd`, reading while it comes within `milliseconds` per byte.

@@ -35,4 +35,9 @@ void skein_ignore_sigpipe(void);
 /// Returns 0, or -1 if the signal thread could not be started.
 int skein_flush_output_on_termination(void);
 
+/// Accepts a connection on the non-blocking listening socket `listener` as a non-blocking,
+/// close-on-exec socket (accept4): its descriptor, or minus the errno (-EAGAIN: none queued,
+/// -EMFILE: the descriptor limit).
+int skein_accept_nonblocking(int listener);
+
 #endif

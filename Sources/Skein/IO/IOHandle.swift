@@ -17,7 +17,11 @@ final class IOHandle {
     /// False once `IOService.closeHandle` ran: late callbacks do nothing.
     var isOpen = true
     var tcp: UnsafeMutablePointer<uv_tcp_t>?
+    /// A file's descriptor, or a listener's socket (which `poll` watches).
     var fd: Int32 = -1
+    /// Listener: watches `fd` for connections while an accept waits (`polling`).
+    var poll: UnsafeMutablePointer<uv_poll_t>?
+    var polling = false
     /// Bytes received and not yet handed to a reader.
     var buffer = ReceiveBuffer()
     var reading = false
@@ -27,7 +31,6 @@ final class IOHandle {
     var timer: UnsafeMutablePointer<uv_timer_t>?
     /// Listener: accept requests waiting for a connection, in arrival order.
     var pendingAccepts: [PendingIO] = []
-    var readyConnections = 0
     /// File read position.
     var offset: Int64 = 0
 

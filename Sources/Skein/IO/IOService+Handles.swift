@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// Opening and closing handles (IO thread only).
 ///
@@ -40,7 +41,17 @@ extension IOService {
         for accept in handle.pendingAccepts { complete(accept, .error("ECANCELED", "the handle was closed")) }
         handle.pendingAccepts.removeAll()
         switch handle.kind {
-        case .listener, .socket:
+        case .listener:
+            if let poll = handle.poll {
+                // Closing the poll stops it at once (libuv), so the socket can go right after.
+                uv_close(UnsafeMutableRawPointer(poll).assumingMemoryBound(to: uv_handle_t.self), ioCloseCallback)
+                handle.poll = nil
+            }
+            if handle.fd >= 0 {
+                Glibc.close(handle.fd)
+                handle.fd = -1
+            }
+        case .socket:
             if let tcp = handle.tcp {
                 uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self), ioCloseCallback)
                 handle.tcp = nil

@@ -10,8 +10,8 @@ import Foundation
     UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
 }
 
-let ioConnectionCallback: uv_connection_cb = { server, status in
-    ioService(server!.pointee.loop).connectionArrived(IOHandle.of(server!.pointee.data), status: status)
+let ioListenerCallback: uv_poll_cb = { poll, status, _ in
+    ioService(poll!.pointee.loop).listenerReady(IOHandle.of(poll!.pointee.data), status: status)
 }
 
 let ioConnectCallback: uv_connect_cb = { req, status in
