@@ -569,3 +569,74 @@ final class ExampleServer {
         #expect(IOOperationKind(name: "frobnicate") == nil)
     }
 }
+
+/// A process blocked in IO acts on an exit signal at once.
+@Suite struct IOInterruptTests {
+    /// A process blocked in `tcp_accept` is killed (`exit pid, :kill`) and one blocked in
+    /// `read_line` gets an exit signal (`:shutdown`): each ends at once, its monitor sees the
+    /// reason, and its handles are released (the killed acceptor's port can be listened on
+    /// again). Before, both stayed blocked until their IO completed: for ever here.
+    @Test func exitSignalsEndProcessesBlockedInAcceptAndRead() throws {
+        let r = try runProgram("""
+        func acceptor/1                 ; acceptor(parent): listens, sends its port, blocks in accept
+            load  r1, "127.0.0.1"
+            load  r2, 0
+            io    r3, :tcp_listen, r1, 2
+            get   r4, r3, 1
+            io    r5, :local_address, r4, 1
+            get   r6, r5, 1
+            get   r7, r6, 1
+            send  r0, r7
+            io    r8, :tcp_accept, r4, 1
+            ret   r8
+        end
+
+        func reader/1                   ; reader(port): connects, blocks reading a line that never comes
+            load  r1, "127.0.0.1"
+            move  r2, r0
+            io    r3, :tcp_connect, r1, 2
+            get   r4, r3, 1
+            io    r5, :read_line, r4, 1
+            ret   r5
+        end
+
+        func main/0
+            self  r0
+            spawn r1, acceptor, r0
+            recv  r2, 10000, stuck      ; the acceptor's port
+            monitor r3, r1
+            sleep 50                    ; (it is in its accept by now, most likely)
+            load  r4, :kill
+            exit  r1, r4
+            recv  r5, 10000, stuck      ; {:DOWN, ref, pid, :killed}
+            get   r6, r5, 3
+            print r6
+            load  r6, "127.0.0.1"
+            move  r7, r2
+            io    r8, :tcp_listen, r6, 2
+            get   r9, r8, 0
+            jne   r9, :ok, held         ; the killed acceptor still holds its port
+            get   r10, r8, 1
+            spawn r11, reader, r2
+            monitor r13, r11
+            io    r12, :tcp_accept, r10, 1
+            sleep 50                    ; (it is in its read by now, most likely)
+            load  r14, :shutdown
+            exit  r11, r14
+            recv  r15, 10000, stuck
+            get   r16, r15, 3
+            print r16
+            load  r0, :done
+            ret   r0
+        stuck:
+            load  r0, :stuck
+            print r0
+            ret   r0
+        held:
+            print r8
+            ret   r8
+        end
+        """, workers: 2)
+        #expect(r.output.split(separator: "\n").map(String.init) == [":killed", ":shutdown"], "\(r.output)")
+    }
+}

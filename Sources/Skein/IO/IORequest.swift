@@ -19,6 +19,11 @@ enum IOOperation {
     case stdinLine
     /// Not from a program: the process `owner` ended; close what it held.
     case closeAllOwned(by: UInt64)
+    /// Not from a program: an exit signal reached the process `owner` while it waits in the
+    /// request it made in the suspension `state`; cancel that request if it can be (reads,
+    /// accepts, stdin lines, which the process can simply make again), or any request if the
+    /// signal is `lethal` (a kill, which the process cannot survive).
+    case interrupt(state: ProcessState, lethal: Bool)
 }
 
 /// What a read returns.

@@ -23,6 +23,13 @@ extension Term {
 }
 
 extension MessageNode {
+    /// The answer to a request cancelled by an exit signal (`IOService.interrupt`): `nil`,
+    /// which no operation answers with, so the `io` instruction knows to make it again.
+    static func interrupted() -> MessageNode { make(atom: .nil) }
+
+    /// Whether this IO result is `interrupted()`.
+    var isInterruptedIO: Bool { value.raw == Value.nil.raw }
+
     /// `{:ok, bytes}` holding a copy of `bytes` (not necessarily UTF-8), with `ok` the id of the
     /// atom `:ok`: one node, no intermediate array or `Term`.
     static func make(ok: Int, bytes: UnsafeRawBufferPointer) -> MessageNode {

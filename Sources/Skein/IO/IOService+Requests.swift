@@ -29,7 +29,32 @@ extension IOService {
         case .stdinLine: stdinLine(request)
         case .closeAllOwned(let owner):
             for (id, handle) in handles where handle.owner == owner { closeHandle(id) }
+        case .interrupt(let state, let lethal): interrupt(request.owner, state: state, lethal: lethal)
         }
+    }
+
+    /// An exit signal reached process `pid` while it waits in IO: answer its request now with
+    /// the "interrupted" mark (`MessageNode.interrupted`), so it runs, meets the signal first
+    /// and dies at once; its handles are then closed as always (`closeAllOwned`). If it
+    /// survives the signal (it traps exits, or the reason was `:normal`), its `io` instruction
+    /// sees the mark and makes the same request again: so only requests that can be made again
+    /// without losing or repeating anything are interrupted, unless the signal is lethal.
+    /// Nothing happens if the request was answered meanwhile, or belongs to a later suspension.
+    func interrupt(_ pid: UInt64, state: ProcessState, lethal: Bool) {
+        guard let box = waiting[pid], let request = box.request, request.state.raw == state.raw else { return }
+        let restartable: Bool
+        switch request.operation {
+        case .tcpAccept, .stdinLine: restartable = true
+        case .read: restartable = box.handle?.kind == .socket
+        default: restartable = false
+        }
+        guard restartable || lethal else { return }
+        if let handle = box.handle, handle.pendingRead?.waiter === box {
+            handle.pendingRead = nil
+            if let timer = handle.timer { uv_timer_stop(timer) }
+        }
+        // An accept or stdin waiter stays in its queue, answered: those queues skip such boxes.
+        complete(box, MessageNode.interrupted())
     }
 
     /// Ends a request that was never pended: the process gets `result` and is rescheduled.

@@ -19,7 +19,7 @@ extension IOService {
         case (.file, _):
             complete(request, .error("EINVAL", "read_line and read_until read sockets; read a file with read or read_file"))
         case (.socket, _):
-            handle.pendingRead = (pend(request), end)
+            handle.pendingRead = (pend(request, handle: handle), end)
             if let timeout { startTimer(handle, milliseconds: timeout) }
             serveRead(handle)
         }

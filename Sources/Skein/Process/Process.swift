@@ -58,6 +58,11 @@ final class Process: @unchecked Sendable {
     /// early. Written by the runner before it suspends, read by signal senders after they load
     /// the suspended state.
     let sleepsInterruptibly = Atomic<Bool>(false)
+    /// Whether the process is suspended for an IO request: an exit signal then asks the IO
+    /// thread to cancel it (`Runtime.interruptIO`). Written by the runner before it suspends
+    /// (published by the suspension's sequentially consistent store), read by signal senders
+    /// after they load the suspended state.
+    let waitsForIO = Atomic<Bool>(false)
     /// Whether this incarnation is a host mailbox (`VM.makeMailbox`): no code runs in it, and
     /// a sender that wakes it signals the host thread waiting in `receive` instead of
     /// scheduling it. Set before the pid is published, cleared when the slot is reused.
@@ -83,6 +88,7 @@ final class Process: @unchecked Sendable {
         exitReason = nil
         pendingSignals.store(0, ordering: .relaxed)
         sleepsInterruptibly.store(false, ordering: .relaxed)
+        waitsForIO.store(false, ordering: .relaxed)
     }
 
     init(slot: Int) { self.slot = slot }

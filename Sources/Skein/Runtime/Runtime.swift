@@ -254,12 +254,15 @@ final class Runtime: @unchecked Sendable {
     @inline(__always)
     func push(_ node: MessageNode, to pid: UInt64, from worker: Worker?, isSignal: Bool) -> Bool {
         table.withLiveProcess(pid) { p in
+            // Read before the push: from then on the receiver may take and free the node.
+            var ioInterrupt = isSignal ? Runtime.ioInterrupt(for: node) : nil
             let queued = p.mailbox.push(node)
             var interrupts = isSignal
             if isSignal { p.pendingSignals.add(1, ordering: .sequentiallyConsistent) }
             if queued == mailboxLimit + 1 {
                 floodKill(p)
                 interrupts = true
+                ioInterrupt = .lethal
             }
             let s = p.state.load()
             let wakes = s.status == .waiting
@@ -272,9 +275,39 @@ final class Runtime: @unchecked Sendable {
                 } else {
                     scheduler.inject(p)
                 }
+            } else if let ioInterrupt, s.status == .sleeping, p.waitsForIO.load(ordering: .relaxed) {
+                interruptIO(pid, state: s, lethal: ioInterrupt == .lethal)
             }
             return true
         } ?? false
+    }
+
+    /// A process waiting in IO got `signal`: if it is an exit signal, the IO thread cancels the
+    /// request (see `IOService.interrupt`; the IO thread stays the only waker of a process
+    /// suspended for IO). A kill (`Signal.kill`, `exit pid, :kill`, or a flooded mailbox) is
+    /// lethal, so any request may be cancelled; another exit signal may be trapped or ignored,
+    /// so only requests the process can make again are.
+    @inline(never)
+    private func interruptIO(_ pid: UInt64, state: ProcessState, lethal: Bool) {
+        io.submit(IORequest(operation: .interrupt(state: state, lethal: lethal), process: nil, owner: pid, state: state))
+    }
+
+    /// How a signal bears on a process waiting in IO.
+    enum IOInterrupt { case restartable, lethal }
+
+    /// Whether the signal in `node` interrupts IO: exit signals do (a kill lethally), the others
+    /// (link, monitor, DOWN) wait until the request is answered.
+    @inline(__always)
+    static func ioInterrupt(for node: MessageNode) -> IOInterrupt? {
+        switch Signal.Kind(rawValue: node.kind) {
+        case .kill?: return .lethal
+        case .exit?:
+            let value = node.value
+            let killing = value.heapKind == .tuple && value.tupleCount == 2 && value.tupleElements[1] == Value.known(.kill).raw
+            return killing ? .lethal : .restartable
+        case .linkedExit?: return .restartable
+        default: return nil
+        }
     }
 
     /// Ends a process whose mailbox passed `mailboxLimit` (called once, by the sender whose
@@ -339,6 +372,7 @@ final class Runtime: @unchecked Sendable {
             }
         }
         process.sleepsInterruptibly.store(false, ordering: .relaxed)
+        process.waitsForIO.store(false, ordering: .relaxed)
         // Signals first: an exit signal stops a busy process within one slice.
         if process.pendingSignals.load(ordering: .relaxed) > 0,
            !process.mailbox.pull({ handleSignal($0, in: process, worker: worker) }) {
@@ -383,8 +417,16 @@ final class Runtime: @unchecked Sendable {
                 return
             case .waitForIO(let operation):
                 let owner = process.pid
+                let service = io
+                process.waitsForIO.store(true, ordering: .relaxed)
                 let suspended = process.state.suspend(.sleeping)
-                io.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                service.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                // Dekker with `push`: a signal pushed before our suspension was published was
+                // not seen as one to an IO waiter by its sender; interrupt ourselves for it.
+                if process.pendingSignals.load(ordering: .sequentiallyConsistent) > 0 {
+                    service.submit(IORequest(operation: .interrupt(state: suspended, lethal: false), process: nil,
+                                             owner: owner, state: suspended))
+                }
                 return
             case .sleep(let milliseconds):
                 process.armedTimeout = true

@@ -12,8 +12,12 @@ extension Interpreter {
             return p.ioResult
         }
         if let result {
-            try store(result, into: word.fieldA, reductions: &reductions)  // the one copy into the heap
-            return nil
+            if !result.isInterruptedIO {
+                try store(result, into: word.fieldA, reductions: &reductions)  // the one copy into the heap
+                return nil
+            }
+            // An exit signal cancelled the request and the process survived it: make it again.
+            host.recycle(result)
         }
         guard let kind = IOOperationKind(rawValue: program.ioOperations[word.fieldB]) else {
             throw Fault(kind: .badArgument, detail: "io names no known operation (the loader resolves every io; this is a VM bug)")
