@@ -9,13 +9,17 @@ import CLibUV
 /// libuv never calls back about that handle. So a callback always finds a live `IOHandle`, and
 /// checks `isOpen` to see whether the program still has it.
 final class IOHandle {
+    /// What the handle is.
     enum Kind { case listener, socket, file }
+    /// The id programs name it by (never reused within a VM).
     let id: Int
+    /// What it is.
     let kind: Kind
     /// Pid of the process that opened it; closed when that process ends.
     let owner: UInt64
     /// False once `IOService.closeHandle` ran: late callbacks do nothing.
     var isOpen = true
+    /// A socket's libuv stream (nil for listeners and files, and once closed).
     var tcp: UnsafeMutablePointer<uv_tcp_t>?
     /// A file's descriptor, or a listener's socket (which `poll` watches).
     var fd: Int32 = -1
@@ -24,6 +28,7 @@ final class IOHandle {
     var polling = false
     /// Bytes received and not yet handed to a reader.
     var buffer = ReceiveBuffer()
+    /// Whether libuv is reading the socket (`uv_read_start` is on).
     var reading = false
     /// The read waiting for bytes (one at a time per handle).
     var pendingRead: (waiter: PendingIO, end: ReadEnd)?
@@ -34,6 +39,7 @@ final class IOHandle {
     /// File read position.
     var offset: Int64 = 0
 
+    /// A new open handle (`IOService.newHandle` registers it).
     init(id: Int, kind: Kind, owner: UInt64) {
         self.id = id
         self.kind = kind

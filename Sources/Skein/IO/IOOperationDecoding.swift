@@ -44,11 +44,13 @@ enum IOOperations {
         }
     }
 
+    /// A string argument (its bytes read as UTF-8: paths and host names).
     private static func string(_ v: Value, _ op: String) throws(Fault) -> String {
         guard v.heapKind == .string else { throw Fault(kind: .typeMismatch, detail: "\(op) needs a string argument") }
         return String(decoding: v.stringBytes, as: UTF8.self)
     }
 
+    /// A small-integer argument.
     private static func int(_ v: Value, _ op: String) throws(Fault) -> Int {
         guard v.isSmallInt else { throw Fault(kind: .typeMismatch, detail: "\(op) needs an integer argument") }
         return Int(v.smallIntValue)

@@ -51,6 +51,7 @@ enum IOOperationKind: UInt8, CaseIterable {
         self = kind
     }
 
+    /// Every operation by its name (used at load time only).
     private static let byName: [String: IOOperationKind] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
 
     /// Why `name` names no operation, for the verifier's and the assembler's errors.

@@ -38,6 +38,7 @@ enum ReadEnd {
 
 /// One request: the operation, who waits for it and the suspension to end.
 struct IORequest {
+    /// What to do.
     var operation: IOOperation
     /// The waiting process (nil for `closeAllOwned`).
     var process: Unmanaged<Process>?
@@ -64,6 +65,7 @@ final class PendingIO {
     /// The handle it works on (a connect's new socket, an open's new file, a read's file).
     let handle: IOHandle?
 
+    /// A box for `request`, which works on `handle` if it names one.
     init(_ request: IORequest, handle: IOHandle? = nil) {
         self.request = request
         self.handle = handle

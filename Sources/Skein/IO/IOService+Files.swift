@@ -36,6 +36,7 @@ extension IOService {
         complete(waiter, .uvError(status))
     }
 
+    /// `file_open`: opens `path` for :read, :write (truncating) or :append, on the thread pool.
     func fileOpen(_ request: IORequest, path: String, mode: String) {
         let flags: Int32
         switch mode {
@@ -50,6 +51,7 @@ extension IOService {
         if status < 0 { fsFailed(req, status) }
     }
 
+    /// An open finished: the handle gets its descriptor, unless it was closed meanwhile.
     func opened(_ req: UnsafeMutablePointer<uv_fs_t>) {
         let result = Int32(truncatingIfNeeded: req.pointee.result)
         let waiter = finishFS(req)
@@ -68,6 +70,7 @@ extension IOService {
         complete(waiter, .ok(handle.term))
     }
 
+    /// `read` of a file: up to `max` bytes (at most 1 MiB) from its position.
     func readFileHandle(_ request: IORequest, _ handle: IOHandle, max: Int) {
         let size = Swift.min(Swift.max(max, 1), 1 << 20)
         let req = fsRequest(pend(request, handle: handle), extra: size)
@@ -76,6 +79,7 @@ extension IOService {
         if status < 0 { fsFailed(req, status) }
     }
 
+    /// A file read finished: `{:ok, bytes}` (one copy from the request's buffer), or `:EOF`.
     func fileRead(_ req: UnsafeMutablePointer<uv_fs_t>) {
         let result = Int(req.pointee.result)
         let bytes = result > 0 ? okBytes(UnsafeRawBufferPointer(start: fsBuffer(req), count: result)) : nil
@@ -87,6 +91,7 @@ extension IOService {
         complete(waiter, bytes)
     }
 
+    /// `write` to a file: appends at its end (or its write position).
     func writeFileHandle(_ request: IORequest, _ handle: IOHandle, _ bytes: [UInt8]) {
         let req = fsRequest(pend(request, handle: handle), extra: max(bytes.count, 1))
         let data = fsBuffer(req)
@@ -96,6 +101,7 @@ extension IOService {
         if status < 0 { fsFailed(req, status) }
     }
 
+    /// A file write finished: `{:ok, bytes written}`.
     func fileWritten(_ req: UnsafeMutablePointer<uv_fs_t>) {
         let result = Int(req.pointee.result)
         let waiter = finishFS(req)
@@ -104,12 +110,14 @@ extension IOService {
         complete(waiter, .ok(.int(Int64(result))))
     }
 
+    /// `file_stat`: size, modification time and type of `path`.
     func fileStat(_ request: IORequest, path: String) {
         let req = fsRequest(pend(request))
         let status = uv_fs_stat(loop, req, path, ioStatCallback)
         if status < 0 { fsFailed(req, status) }
     }
 
+    /// A stat finished: `{:ok, {size, modified ms, :file | :directory}}`.
     func statted(_ req: UnsafeMutablePointer<uv_fs_t>) {
         let result = Int32(truncatingIfNeeded: req.pointee.result)
         let stat = req.pointee.statbuf
@@ -128,6 +136,7 @@ extension IOService {
         uv_queue_work(loop, work, ioReadFileWork, ioReadFileDone)
     }
 
+    /// A whole-file read finished on the thread pool.
     func readFileDone(_ work: UnsafeMutablePointer<uv_work_t>) {
         let job = Unmanaged<ReadFileJob>.fromOpaque(work.pointee.data).takeRetainedValue()
         work.deallocate()
@@ -144,16 +153,21 @@ extension IOService {
 /// Its fields are written by one thread-pool thread and read by the IO thread after libuv's
 /// completion hand-off.
 final class ReadFileJob: @unchecked Sendable {
+    /// The file to read.
     let path: String
     /// The request it answers (touched on the IO thread only).
     let waiter: PendingIO
+    /// What was read (set by the thread-pool thread).
     var bytes: [UInt8]?
+    /// Why it could not be read (set by the thread-pool thread).
     var error: Term?
+    /// A job reading `path` for `waiter`.
     init(path: String, waiter: PendingIO) {
         self.path = path
         self.waiter = waiter
     }
 
+    /// Reads the whole file (on a thread-pool thread).
     func run() {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {

@@ -7,6 +7,7 @@ import Glibc
 /// until `closeHandle`, which also answers every request waiting on it and closes its libuv
 /// handles; those give back their references to it in their close callbacks.
 extension IOService {
+    /// A new open handle of `owner`, under a fresh id.
     func newHandle(_ kind: IOHandle.Kind, owner: UInt64) -> IOHandle {
         let handle = IOHandle(id: nextHandle, kind: kind, owner: owner)
         nextHandle += 1

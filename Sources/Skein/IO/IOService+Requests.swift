@@ -11,6 +11,7 @@ import Foundation
 /// - `waiting[pid]` is the box of the one request process `pid` waits in, from `pend` until it
 ///   is answered.
 extension IOService {
+    /// Starts (or answers at once) a request taken from the queue.
     func start(_ request: IORequest) {
         operations.add(1, ordering: .relaxed)
         switch request.operation {

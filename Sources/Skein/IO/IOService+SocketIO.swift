@@ -7,6 +7,7 @@ import Foundation
 /// only once libuv has written all of it (backpressure on the writer).
 extension IOService {
 
+    /// `read`, `read_line`, `read_until`: served from the buffer, or waits (one read per socket).
     func read(_ request: IORequest, _ id: Int, _ end: ReadEnd, timeout: Int?) {
         guard let handle = handles[id], handle.pendingRead == nil else {
             return complete(request, .error("EBADF", handles[id] == nil ? "not an open handle" : "a read is already in progress"))
@@ -114,10 +115,12 @@ extension IOService {
     /// per request on a keep-alive connection.
     static let readBufferLimit = 64 << 10
 
+    /// Stops reading a socket that buffers `readBufferLimit` bytes or more.
     func stopReadingIfFull(_ handle: IOHandle) {
         if handle.buffer.count >= IOService.readBufferLimit { stopReading(handle) }
     }
 
+    /// Stops reading a socket (the kernel then holds the peer back).
     func stopReading(_ handle: IOHandle) {
         if handle.reading, let tcp = handle.tcp {
             uv_read_stop(stream(tcp))
@@ -125,6 +128,7 @@ extension IOService {
         }
     }
 
+    /// `write`: to a socket (tried at once, the rest queued) or a file.
     func write(_ request: IORequest, _ id: Int, _ bytes: [UInt8]) {
         guard let handle = handles[id] else { return complete(request, .error("EBADF", "not an open handle")) }
         switch handle.kind {

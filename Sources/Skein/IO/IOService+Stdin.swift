@@ -6,6 +6,7 @@ import Foundation
 /// read of stdin is in flight (`stdinReading`); waiters are served in arrival order.
 extension IOService {
 
+    /// `stdin_line`: the next line of standard input, in arrival order.
     func stdinLine(_ request: IORequest) {
         stdinWaiters.append(pend(request))
         serveStdin()
@@ -39,6 +40,7 @@ extension IOService {
         }
     }
 
+    /// A read of stdin finished: buffer what came (or note the end) and serve the waiters.
     func stdinRead(_ req: UnsafeMutablePointer<uv_fs_t>) {
         let result = Int(req.pointee.result)
         if result > 0 {

@@ -46,6 +46,7 @@ extension IOService {
     /// Connections the kernel queues for a listener before it refuses more.
     static let backlog: Int32 = 1024
 
+    /// `tcp_accept`: the next connection of a listener, in arrival order of the accepts.
     func accept(_ request: IORequest, _ id: Int) {
         guard let listener = handles[id], listener.kind == .listener else {
             return complete(request, .error("EBADF", "not an open listener"))
@@ -128,6 +129,7 @@ extension IOService {
         serveAccepts(listener)
     }
 
+    /// `tcp_connect`: a new socket connected to `host:port`.
     func connect(_ request: IORequest, host: String, port: Int) {
         guard var address = socketAddress(host, port) else {
             return complete(request, .error("EINVAL", "not an IP address: \(host)"))

@@ -20,19 +20,26 @@ import Synchronization
 /// - Every handle a process opened is closed when it ends (`closeAllOwned`), and every handle
 ///   and the loop are closed at shutdown.
 final class IOService: @unchecked Sendable {
+    /// The libuv loop (IO thread only, after `init`).
     let loop: UnsafeMutablePointer<uv_loop_t>
+    /// Wakes the loop to drain `queue` (`uv_async_send`, the one call made from other threads).
     private let wakeup: UnsafeMutablePointer<uv_async_t>
     /// Runs once per loop iteration, after the IO callbacks: hands the processes completed in
     /// that iteration to the scheduler in one batch (one lock, one wake-up), not one by one.
     private let flushHandle: UnsafeMutablePointer<uv_check_t>
+    /// Processes woken in this loop iteration, queued by `flushCompleted` in one batch.
     var completed: [UInt] = []
     /// Runs before the loop waits for events: queues what timers completed (they run before
     /// the poll, the check handle after it), and has what programs printed written out (on the
     /// thread pool: a stdout pipe nobody reads must not stall the IO thread).
     private let beforePollHandle: UnsafeMutablePointer<uv_prepare_t>
+    /// The thread-pool job that flushes stdout.
     private let outputFlush: UnsafeMutablePointer<uv_work_t>
+    /// Whether that job is running (one at a time).
     private var outputFlushing = false
+    /// Queues woken processes on the scheduler.
     private let inject: ([UInt]) -> Void
+    /// Requests submitted and not yet started.
     private let queue = Locked<[IORequest]>([])
     private let fence = Atomic<Int>(0)
     let finish: (IORequest, MessageNode) -> Bool
@@ -109,6 +116,7 @@ final class IOService: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) { usleep(1000) }
     }
 
+    /// The IO thread: runs the loop until `closeEverything` closed its last handle.
     private func run() {
         uv_run(loop, UV_RUN_DEFAULT)
         // Drain close callbacks, then close the loop.
@@ -128,6 +136,7 @@ final class IOService: @unchecked Sendable {
         if stop { closeEverything() }
     }
 
+    /// At shutdown: closes every handle, answers every waiting request, then the loop's own handles.
     private func closeEverything() {
         for id in Array(handles.keys) { closeHandle(id) }
         for waiter in stdinWaiters { complete(waiter, .error("ECANCELED", "the VM is stopping")) }

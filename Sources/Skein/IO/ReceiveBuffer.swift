@@ -53,6 +53,7 @@ struct ReceiveBuffer: ~Copyable {
     /// than the delimiter's length per search where it may straddle (the tests check it).
     private(set) var bytesSearched = 0
 
+    /// An empty buffer (it allocates on the first read).
     init() {}
 
     deinit { base?.deallocate() }
