@@ -458,6 +458,37 @@ final class ExampleServer {
         guard case .incomplete = buffer.takeLine(limit: 8) else { Issue.record("data from nowhere"); return }
     }
 
+    /// libuv's path: reads land in the space `reserve` gives (no copy), pieces are handed out in
+    /// place, and growing or compacting the storage keeps what is buffered and where the search
+    /// stopped.
+    @Test func readsIntoReservedSpaceAndHandsPiecesOutInPlace() {
+        var buffer = ReceiveBuffer()
+        func read(_ text: String) {
+            let bytes = Array(text.utf8)
+            let space = buffer.reserve()
+            #expect(space.count >= ReceiveBuffer.minimumRead)
+            space.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+            buffer.commit(bytes.count)
+        }
+        read("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2")
+        guard case .piece(let head) = buffer.find(through: Array("\r\n\r\n".utf8), limit: 1000) else {
+            Issue.record("no head"); return
+        }
+        #expect(buffer.hand(head) { String(decoding: $0, as: UTF8.self) } == "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(buffer.count == 6)
+        // Many more reads than the first allocation holds: the storage grows (or compacts) and
+        // the half-line already buffered stays in front, searched once.
+        let filler = String(repeating: "y", count: 3000)
+        for _ in 0..<20 { read(filler) }
+        let searched = buffer.bytesSearched
+        guard case .incomplete = buffer.findLine(limit: .max) else { Issue.record("a line from nowhere"); return }
+        read("\n")
+        guard case .piece(let line) = buffer.findLine(limit: .max) else { Issue.record("no line"); return }
+        #expect(buffer.hand(line) { Array($0) } == Array(("GET /2" + String(repeating: filler, count: 20)).utf8))
+        #expect(buffer.bytesSearched - searched <= 6 + 20 * 3000 + 1)
+        #expect(buffer.count == 0)
+    }
+
     /// The search resumes where it stopped: a line that arrives a byte at a time costs as many
     /// comparisons as it has bytes (before, every chunk rescanned the whole buffer: 100 MB
     /// without a newline took 106 s of CPU).
