@@ -112,8 +112,10 @@ extension IOService {
         guard let poll = listener.poll, listener.polling != on else { return }
         listener.polling = on
         let status = on ? uv_poll_start(poll, Int32(UV_READABLE.rawValue), ioListenerCallback) : uv_poll_stop(poll)
-        if status != 0, on, let waiter = nextAcceptor(listener) {
-            listener.polling = false
+        guard status != 0, on else { return }
+        // Cannot watch it: every waiting accept gets the error rather than waiting for ever.
+        listener.polling = false
+        while let waiter = nextAcceptor(listener) {
             listener.pendingAccepts.removeFirst()
             complete(waiter, .uvError(status))
         }

@@ -8,18 +8,22 @@ import Synchronization
 /// through the state word (the same exactly-once CAS as messages and timeouts).
 ///
 /// Invariants
-/// - Only the IO thread touches the loop, the handles and the in-flight tables; the only thing
+/// - Only the IO thread touches the loop, the handles and the waiting requests; the only thing
 ///   other threads call is `submit` (lock + `uv_async_send`, the one thread-safe libuv call).
+///   The IO thread is also the only waker of a process suspended for IO: an exit signal to it
+///   reaches the IO thread as an `interrupt` request, answered like any other.
 /// - No lost request: `submit` appends under the lock, then does a sequentially consistent
 ///   read-modify-write before `uv_async_send` (libuv before 1.53 lacks that fence, issue 4584);
 ///   the async callback drains the whole queue (sends coalesce).
 /// - A process never blocks a worker on IO: it is suspended (`sleeping`: messages do not wake
-///   it) and rescheduled by the completion.
+///   it) and rescheduled by the completion (or by an exit signal's interrupt).
 /// - Backpressure: a write completes only when libuv has written it, so a writer to a slow peer
 ///   stays suspended; reads stop the socket (`uv_read_stop`) once a request is satisfied.
 /// - Every handle a process opened is closed when it ends (`closeAllOwned`), and every handle
 ///   and the loop are closed at shutdown.
 final class IOService: @unchecked Sendable {
+    // Sendable: other threads only call `submit` and `stop` (the locked queue, atomics,
+    // `uv_async_send`) and read the atomic statistics; every other field is the IO thread's.
     /// The libuv loop (IO thread only, after `init`).
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// Wakes the loop to drain `queue` (`uv_async_send`, the one call made from other threads).
