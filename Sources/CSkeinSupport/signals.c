@@ -6,9 +6,9 @@
 // - Termination signals (SIGINT, SIGTERM, SIGHUP) are taken by a thread of their own with
 //   sigwait, which flushes stdout (an ordinary thread may take stdio's lock) and then dies of
 //   the same signal, so the parent still sees "killed by SIGTERM".
-// - Fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP) flush stdout if its lock
-//   is free, then hand the signal to the disposition that was there before (the default, or
-//   the Swift runtime's backtracer).
+// - Fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP) write out what stdout
+//   buffers with write(2) alone (async-signal-safe, no lock), then hand the signal to the
+//   disposition that was there before (the default, or the Swift runtime's backtracer).
 #define _GNU_SOURCE
 #include "CSkeinSupport.h"
 #include <pthread.h>
@@ -38,7 +38,7 @@ static _Atomic(int (*)(int)) termination_hook;
 void skein_set_termination_hook(int (*hook)(int signal)) { atomic_store(&termination_hook, hook); }
 
 void skein_die_of(int sig) {
-    fflush(stdout);
+    skein_flush_stdout();
     fflush(stderr);
     signal(sig, SIG_DFL);
     sigset_t one;
@@ -62,11 +62,8 @@ static void *wait_for_termination(void *arg) {
 
 static void flush_before_dying(int sig, siginfo_t *info, void *context) {
     (void)context;
-    // Best effort: another thread may hold stdout's lock (it is not ours to take then).
-    if (ftrylockfile(stdout) == 0) {
-        fflush_unlocked(stdout);
-        funlockfile(stdout);
-    }
+    // write(2) of what is buffered, no lock and no stdio: async-signal-safe (output.c).
+    skein_flush_stdout_in_signal_handler();
     sigaction(sig, &previous_fatal[sig], 0);
     // A fault runs the faulting instruction again on return and reaches the previous
     // disposition; a signal that was sent (kill, abort) has to be sent again.

@@ -229,13 +229,13 @@ extension Assembler {
             }
         }
         guard encoding.opcode == .io else { return encoding }
-        let known = IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", ")
-        guard case .atom(let a) = constants[values[1]], let arity = IOOperations.arities[atoms[Int(a)]] else {
-            report(line, written[1].column, "unknown IO operation; known: \(known)")
+        let operation: String? = if case .atom(let a) = constants[values[1]] { atoms[Int(a)] } else { nil }
+        guard let kind = operation.flatMap(IOOperationKind.init(name:)) else {
+            report(line, written[1].column, IOOperationKind.unknown(operation))
             return nil
         }
-        guard arity.contains(values[3]) else {
-            report(line, written[3].column, "IO operation :\(atoms[Int(a)]) takes \(IOOperations.describe(arity)), not \(values[3])")
+        guard kind.arity.contains(values[3]) else {
+            report(line, written[3].column, kind.wrongCount(values[3]))
             return nil
         }
         return encoding

@@ -24,6 +24,12 @@ public final class LoadedProgram: @unchecked Sendable {
     let functions: UnsafeMutablePointer<FunctionInfo>
     /// Constant values, indexed like `module.constants`.
     let constants: UnsafeMutablePointer<UInt64>
+    /// The IO operation named by each constant that an `io` instruction uses, as
+    /// `IOOperationKind` raw values (`LoadedProgram.noIOOperation` elsewhere): resolved here, as
+    /// host functions are, so running an `io` costs one load, not a name lookup.
+    let ioOperations: UnsafeMutablePointer<UInt8>
+    /// The `ioOperations` entry of a constant no `io` instruction names.
+    static let noIOOperation = UInt8.max
     /// Index of `main/0`.
     let mainIndex: Int
     /// Immortal storage of heap constants.
@@ -37,6 +43,8 @@ public final class LoadedProgram: @unchecked Sendable {
         let total = module.functions.reduce(0) { $0 + $1.code.count }
         code = .allocate(capacity: max(total, 1))
         functions = .allocate(capacity: max(module.functions.count, 1))
+        ioOperations = .allocate(capacity: max(module.constants.count, 1))
+        ioOperations.initialize(repeating: LoadedProgram.noIOOperation, count: max(module.constants.count, 1))
         var entry = 0
         for (i, f) in module.functions.enumerated() {
             functions[i] = FunctionInfo(entry: entry, arity: f.arity, registers: f.registerCount)
@@ -50,6 +58,13 @@ public final class LoadedProgram: @unchecked Sendable {
                     }
                 }
                 code[entry + pc] = word
+                if opcode == .io {
+                    // The verifier has checked that the constant is an atom naming an operation.
+                    guard case .atom(let a) = module.constants[word.fieldB], let kind = IOOperationKind(name: module.atoms[Int(a)]) else {
+                        throw LoadError("function \(f.name)/\(f.arity), word \(pc) (io)", IOOperationKind.unknown(nil))
+                    }
+                    ioOperations[word.fieldB] = kind.rawValue
+                }
                 if opcode.wordCount == 2 {
                     code[entry + pc + 1] = UInt64(entry) + f.code[pc + 1]
                 }
@@ -68,6 +83,7 @@ public final class LoadedProgram: @unchecked Sendable {
         code.deallocate()
         functions.deallocate()
         constants.deallocate()
+        ioOperations.deallocate()
         for block in literals { block.deallocate() }
     }
 

@@ -118,12 +118,11 @@ public enum Verifier {
                 }
             }
             if opcode == .io {
-                guard case .atom(let a) = module.constants[values[1]], let arity = IOOperations.arities[module.atoms[Int(a)]] else {
-                    throw LoadError(where_(), "unknown IO operation; known: " + IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", "))
+                let operation: String? = if case .atom(let a) = module.constants[values[1]] { module.atoms[Int(a)] } else { nil }
+                guard let kind = operation.flatMap(IOOperationKind.init(name:)) else {
+                    throw LoadError(where_(), IOOperationKind.unknown(operation))
                 }
-                guard arity.contains(values[3]) else {
-                    throw LoadError(where_(), "IO operation :\(module.atoms[Int(a)]) takes \(IOOperations.describe(arity)), not \(values[3])")
-                }
+                guard kind.arity.contains(values[3]) else { throw LoadError(where_(), kind.wrongCount(values[3])) }
             }
             if let run = opcode.registerRun {
                 let start = values[run.start]

@@ -53,6 +53,7 @@ extension Runtime {
             process.usedIO = false
             io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
         }
+        process.ioResult?.free()
         process.ioResult = nil
         process.hostCallResult = nil
         // What a waiting host thread gets, converted while the heap still exists.

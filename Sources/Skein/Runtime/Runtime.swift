@@ -17,8 +17,13 @@ final class Runtime: @unchecked Sendable {
     private(set) var scheduler: Scheduler!
     private(set) var timeouts: TimeoutService!
     private let references = Atomic<UInt64>(0)
-    /// The IO thread, started on the first IO operation.
+    /// The IO thread, started on the first IO operation: created and kept under this lock...
     private let ioService = Locked<IOService?>(nil)
+    /// ...and published here once created (an unretained `IOService` pointer, 0 before), so
+    /// the `io` path reads it with one acquiring load instead of taking the lock per request.
+    /// Sound: the pointer is stored (releasing) only after the service is fully built, and
+    /// `ioService` keeps it alive until the runtime itself goes.
+    private let ioServicePointer = Atomic<UInt>(0)
     /// Processes that ended with an error.
     let crashes = Atomic<Int>(0)
     /// Crash reports, with repeats of one report counted instead of printed.
@@ -117,11 +122,20 @@ final class Runtime: @unchecked Sendable {
 
     /// The IO thread, started on first use.
     var io: IOService {
+        let published = ioServicePointer.load(ordering: .acquiring)
+        if published != 0 { return Unmanaged<IOService>.fromOpaque(UnsafeRawPointer(bitPattern: published)!).takeUnretainedValue() }
+        return startIO()
+    }
+
+    /// Creates the IO service (once, under the lock) and publishes it.
+    @inline(never)
+    private func startIO() -> IOService {
         ioService.withLock { service in
             if let service { return service }
-            let created = IOService(finish: { [unowned self] request, result in self.finishIO(request, result) },
+            let created = IOService(atoms: atoms, finish: { [unowned self] request, result in self.finishIO(request, result) },
                                     inject: { [unowned self] batch in self.scheduler.inject(batch) })
             service = created
+            ioServicePointer.store(UInt(bitPattern: Unmanaged.passUnretained(created).toOpaque()), ordering: .releasing)
             return created
         }
     }
@@ -137,11 +151,24 @@ final class Runtime: @unchecked Sendable {
     /// On the IO thread: hand the result to the waiting process and make it runnable (exactly
     /// once, through the same CAS as messages and timeouts). The IO service queues the winners
     /// in a batch at the end of its loop iteration.
-    private func finishIO(_ request: IORequest, _ result: Term) -> Bool {
-        guard let unmanaged = request.process else { return false }
+    ///
+    /// Who touches what: the IO thread is the only waker of a process suspended for IO (its
+    /// `sleeping` state is not interruptible, so senders leave it alone), so it writes
+    /// `ioResult` while no runner can read it; the wake CAS (sequentially consistent) then
+    /// publishes it to whichever worker dequeues the process. No lock is needed.
+    private func finishIO(_ request: IORequest, _ result: MessageNode) -> Bool {
+        guard let unmanaged = request.process else {
+            result.free()
+            return false
+        }
         return unmanaged._withUnsafeGuaranteedRef { process in
+            assert(process.ioResult?.raw == nil, "an IO result nobody took")
             process.ioResult = result
-            return process.state.wake(from: request.state, timedOut: false)
+            if process.state.wake(from: request.state, timedOut: false) { return true }
+            // Not reachable while the IO thread is the only waker; never leak or leave it.
+            process.ioResult = nil
+            result.free()
+            return false
         }
     }
 
@@ -283,12 +310,15 @@ final class Runtime: @unchecked Sendable {
     @inline(__always)
     func push(_ node: MessageNode, to pid: UInt64, from worker: Worker?, isSignal: Bool) -> Bool {
         table.withLiveProcess(pid) { p in
+            // Read before the push: from then on the receiver may take and free the node.
+            var ioInterrupt = isSignal ? Runtime.ioInterrupt(for: node) : nil
             let queued = p.mailbox.push(node)
             var interrupts = isSignal
             if isSignal { p.pendingSignals.add(1, ordering: .sequentiallyConsistent) }
             if queued == mailboxLimit + 1 {
                 floodKill(p)
                 interrupts = true
+                ioInterrupt = .lethal
             }
             let s = p.state.load()
             let wakes = s.status == .waiting
@@ -301,9 +331,39 @@ final class Runtime: @unchecked Sendable {
                 } else {
                     scheduler.inject(p)
                 }
+            } else if let ioInterrupt, s.status == .sleeping, p.waitsForIO.load(ordering: .relaxed) {
+                interruptIO(pid, state: s, lethal: ioInterrupt == .lethal)
             }
             return true
         } ?? false
+    }
+
+    /// A process waiting in IO got `signal`: if it is an exit signal, the IO thread cancels the
+    /// request (see `IOService.interrupt`; the IO thread stays the only waker of a process
+    /// suspended for IO). A kill (`Signal.kill`, `exit pid, :kill`, or a flooded mailbox) is
+    /// lethal, so any request may be cancelled; another exit signal may be trapped or ignored,
+    /// so only requests the process can make again are.
+    @inline(never)
+    private func interruptIO(_ pid: UInt64, state: ProcessState, lethal: Bool) {
+        io.submit(IORequest(operation: .interrupt(state: state, lethal: lethal), process: nil, owner: pid, state: state))
+    }
+
+    /// How a signal bears on a process waiting in IO.
+    enum IOInterrupt { case restartable, lethal }
+
+    /// Whether the signal in `node` interrupts IO: exit signals do (a kill lethally), the others
+    /// (link, monitor, DOWN) wait until the request is answered.
+    @inline(__always)
+    static func ioInterrupt(for node: MessageNode) -> IOInterrupt? {
+        switch Signal.Kind(rawValue: node.kind) {
+        case .kill?: return .lethal
+        case .exit?:
+            let value = node.value
+            let killing = value.heapKind == .tuple && value.tupleCount == 2 && value.tupleElements[1] == Value.known(.kill).raw
+            return killing ? .lethal : .restartable
+        case .linkedExit?: return .restartable
+        default: return nil
+        }
     }
 
     /// Ends a process whose mailbox passed `mailboxLimit` (called once, by the sender whose
@@ -368,6 +428,7 @@ final class Runtime: @unchecked Sendable {
             }
         }
         process.sleepsInterruptibly.store(false, ordering: .relaxed)
+        process.waitsForIO.store(false, ordering: .relaxed)
         // A run ended by a limit runs nothing more; shutdown frees what is left.
         if runIsOver.load(ordering: .relaxed) { return }
         // Signals first: an exit signal stops a busy process within one slice.
@@ -416,8 +477,16 @@ final class Runtime: @unchecked Sendable {
                 return
             case .waitForIO(let operation):
                 let owner = process.pid
+                let service = io
+                process.waitsForIO.store(true, ordering: .relaxed)
                 let suspended = process.state.suspend(.sleeping)
-                io.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                service.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                // Dekker with `push`: a signal pushed before our suspension was published was
+                // not seen as one to an IO waiter by its sender; interrupt ourselves for it.
+                if process.pendingSignals.load(ordering: .sequentiallyConsistent) > 0 {
+                    service.submit(IORequest(operation: .interrupt(state: suspended, lethal: false), process: nil,
+                                             owner: owner, state: suspended))
+                }
                 return
             case .waitForHost(let pending):
                 callHostAsync(pending, for: process)

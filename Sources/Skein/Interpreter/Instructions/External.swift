@@ -7,22 +7,26 @@ extension Interpreter {
     /// immediate ones, or returns the operation to suspend on.
     func io(_ word: UInt64) throws(Fault) -> IOOperation? {
         var reductions = 0
-        let result = processRef._withUnsafeGuaranteedRef { p -> Term? in
+        let result = processRef._withUnsafeGuaranteedRef { p -> MessageNode? in
             defer { p.ioResult = nil }
             return p.ioResult
         }
         if let result {
-            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            if !result.isInterruptedIO {
+                try store(result, into: word.fieldA, reductions: &reductions)  // the one copy into the heap
+                return nil
+            }
+            // An exit signal cancelled the request and the process survived it: make it again.
+            host.recycle(result)
+        }
+        guard let kind = IOOperationKind(rawValue: program.ioOperations[word.fieldB]) else {
+            throw Fault(kind: .badArgument, detail: "io names no known operation (the loader resolves every io; this is a VM bug)")
+        }
+        if kind == .wallClock {
+            registers[word.fieldA] = Value.smallInt(Int64(Date().timeIntervalSince1970 * 1000)).raw
             return nil
         }
-        let regs = registers
-        let args = (0..<word.fieldD).map { Value(raw: regs[word.fieldC + $0]) }
-        let name = host.atoms.name(Int(Value(raw: program.constants[word.fieldB]).immediatePayload))
-        if name == "wall_clock" {
-            regs[word.fieldA] = Value.smallInt(Int64(Date().timeIntervalSince1970 * 1000)).raw
-            return nil
-        }
-        let operation = try IOOperations.decode(name, args, atoms: host.atoms)
+        let operation = try IOOperations.decode(kind, UnsafeBufferPointer(start: registers + word.fieldC, count: word.fieldD), atoms: host.atoms)
         processRef._withUnsafeGuaranteedRef { $0.usedIO = true }
         return operation
     }
