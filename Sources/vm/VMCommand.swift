@@ -110,6 +110,18 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Stop the run after this many reductions, all processes together (exit status 1).", valueName: "count"))
     var maxReductions: Int?
 
+    @Flag(name: .long, help: "Run untrusted code: no files, no network, no stdin, except what --allow-read, --network and --allow-stdin give back. A refused operation is an {:error, :EACCES, reason} value of the process.")
+    var sandbox = false
+
+    @Option(name: .long, help: ArgumentHelp("Allow reading files under this directory only (repeatable).", valueName: "dir"))
+    var allowRead: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Network access: none, connect, listen or all (default all, or none with --sandbox).", valueName: "access"))
+    var network: String?
+
+    @Flag(name: .long, help: "With --sandbox: allow reading standard input.")
+    var allowStdin = false
+
     func validate() throws {
         if let workers, workers < 1 || workers > 1024 { throw ValidationError("--workers must be between 1 and 1024") }
         if let maxHeap, ByteSize.parse(maxHeap) == nil { throw ValidationError("--max-heap takes a size such as 65536, 64K, 64M or 2G") }
@@ -117,6 +129,25 @@ struct Run: ParsableCommand {
         if let maxMemory, ByteSize.parse(maxMemory) == nil { throw ValidationError("--max-memory takes a size such as 512M or 2G") }
         if let timeLimit, !(timeLimit > 0) { throw ValidationError("--time-limit takes a positive number of seconds") }
         if let maxReductions, maxReductions < 1 { throw ValidationError("--max-reductions takes a positive count") }
+        if let network, Self.networkAccess[network] == nil { throw ValidationError("--network takes none, connect, listen or all") }
+        for directory in allowRead {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--allow-read \(directory): no such directory")
+            }
+        }
+    }
+
+    /// `--network` values.
+    static let networkAccess: [String: Capabilities.Network] = ["none": .none, "connect": .connect, "listen": .listen, "all": .all]
+
+    /// The sandbox the flags describe.
+    var capabilities: Capabilities {
+        var granted = sandbox ? Capabilities.none : Capabilities.all
+        if !allowRead.isEmpty { granted.files = .readOnly(under: allowRead) }
+        if let network, let access = Self.networkAccess[network] { granted.network = access }
+        if allowStdin { granted.stdin = true }
+        return granted
     }
 
     func run() throws {
@@ -135,6 +166,7 @@ struct Run: ParsableCommand {
         if let maxMemory { options.maxMemoryBytes = ByteSize.parse(maxMemory) }
         if let timeLimit { options.deadline = .milliseconds(Int64(timeLimit * 1000)) }
         options.maxReductions = maxReductions
+        options.capabilities = capabilities
         let vm: VM
         do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
         let started = ContinuousClock.now

@@ -47,6 +47,11 @@ public final class VM: @unchecked Sendable {
         /// shut down.
         public var deadline: Duration?
 
+        /// What IO programs may do: files (none, read-only under directories, all), the
+        /// network (connect, listen) and stdin. A refused operation is the process's error
+        /// value `{:error, :EACCES, reason}`. The default allows everything.
+        public var capabilities: Capabilities = .all
+
         /// The default `maxHeapBytes`: 1 GiB.
         public static let defaultMaxHeapBytes = 1 << 30
 
@@ -112,7 +117,7 @@ public final class VM: @unchecked Sendable {
         let hostFunctions = try Self.bindHostFunctions(module, options.hostFunctions)
         runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
                           heapLimitBytes: options.maxHeapBytes, memoryLimitBytes: options.maxMemoryBytes,
-                          reductionLimit: options.maxReductions, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
+                          reductionLimit: options.maxReductions, capabilities: options.capabilities, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
         deadline = options.deadline
     }
 

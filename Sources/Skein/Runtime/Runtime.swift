@@ -61,6 +61,8 @@ final class Runtime: @unchecked Sendable {
 
     /// Host functions by the constant index that names them (nil where none is called).
     let hostFunctions: [HostFunction?]
+    /// What IO programs may do (`VM.Options.capabilities`).
+    let capabilities: Capabilities
     /// The VM-wide memory account, with `VM.Options.maxMemoryBytes`.
     let memoryBudget: MemoryBudget?
     /// Reductions the run may still use, with `VM.Options.maxReductions` (`Int.max`: no
@@ -74,9 +76,10 @@ final class Runtime: @unchecked Sendable {
     var limitReached: RunLimit?
 
     init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, heapLimitBytes: Int = Int.max,
-         memoryLimitBytes: Int? = nil, reductionLimit: Int? = nil,
+         memoryLimitBytes: Int? = nil, reductionLimit: Int? = nil, capabilities: Capabilities = .all,
          output: OutputSink, errors: OutputSink, hostFunctions: [HostFunction?] = []) {
         self.hostFunctions = hostFunctions
+        self.capabilities = capabilities
         self.memoryBudget = memoryLimitBytes.map { MemoryBudget(limitWords: $0 / 8) }
         if let reductionLimit { reductionsLeft.store(reductionLimit, ordering: .relaxed) }
         let heapLimitWords = max(heapLimitBytes / 8, 1024)

@@ -27,6 +27,10 @@ extension Interpreter {
             return nil
         }
         let operation = try IOOperations.decode(kind, UnsafeBufferPointer(start: registers + word.fieldC, count: word.fieldD), atoms: host.atoms)
+        if let refusal = host.capabilities.refusal(operation) {
+            try storeTerm(.error("EACCES", refusal), into: word.fieldA, reductions: &reductions)
+            return nil
+        }
         processRef._withUnsafeGuaranteedRef { $0.usedIO = true }
         return operation
     }
