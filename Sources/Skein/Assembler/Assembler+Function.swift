@@ -5,7 +5,7 @@ struct FunctionInProgress {
     struct LabelUse {
         var word: Int
         var field: OperandField
-        var label: String
+        var label: Symbol
         var line: Int
         var column: Int
     }
@@ -21,7 +21,6 @@ struct FunctionInProgress {
     var diagnosticsBefore = 0
     var code: [UInt64] = []
     var lines: [LineEntry] = []
-    var labels: [String: Int] = [:]
     var labelUses: [LabelUse] = []
     /// Operand fields that name the scratch register, whose number is known only at the end.
     var scratchUses: [(word: Int, field: OperandField)] = []
@@ -40,15 +39,16 @@ extension Assembler {
         }
         var declared: Int?
         if tokens.count > 4 {
-            if tokens.count == 7, case .identifier("regs") = tokens[4].kind, tokens[5].kind == .equals,
-               case .integer(let n) = tokens[6].kind, n >= 0, n <= BinaryFormat.maxRegisters {
-                declared = Int(n)
+            if tokens.count == 7, tokens[4].isKeyword(.regs), tokens[5].kind == .equals,
+               tokens[6].kind == .integer, tokens[6].payload >= 0, tokens[6].payload <= BinaryFormat.maxRegisters {
+                declared = Int(tokens[6].payload)
             } else {
                 report(line, tokens[4].column,
                        "unexpected text after the signature (only 'regs=N' may follow, N up to \(BinaryFormat.maxRegisters))")
             }
         }
-        function = FunctionInProgress(name: name, arity: arity, headerLine: line, headerColumn: tokens[0].column,
+        functionsStarted += 1  // forgets the labels of the previous function
+        function = FunctionInProgress(name: string(name), arity: arity, headerLine: line, headerColumn: tokens[0].column,
                                       declaredRegisters: declared, diagnosticsBefore: diagnostics.count,
                                       highestRegister: arity - 1)
         inFunction = true
@@ -56,32 +56,34 @@ extension Assembler {
 
     /// Assembles the line in `tokens`, which belongs to the current function.
     mutating func assembleInstruction(_ line: Int) {
-        if case .directive("line") = tokens[0].kind {
-            if tokens.count == 2, case .integer(let n) = tokens[1].kind, n > 0, n <= Int64(UInt32.max) {
-                function.lineOverride = Int(n)
+        if tokens[0].kind == .directive, tokens[0].symbol == Keyword.line.symbol {
+            if tokens.count == 2, tokens[1].kind == .integer, tokens[1].payload > 0, tokens[1].payload <= Int64(UInt32.max) {
+                function.lineOverride = Int(tokens[1].payload)
             } else {
                 report(line, tokens[0].column, ".line expects a positive line number")
             }
             return
         }
         var p = 0
-        while p < tokens.count, case .label(let label) = tokens[p].kind {
-            if function.labels.updateValue(function.code.count, forKey: label) != nil {
-                report(line, tokens[p].column, "label '\(label)' is defined twice in \(function.name)")
+        while p < tokens.count, tokens[p].kind == .label {
+            let label = tokens[p].symbol
+            if labels[label].owner == functionsStarted {
+                report(line, tokens[p].column, "label '\(string(label))' is defined twice in \(function.name)")
             }
+            labels[label] = LabelDefinition(owner: functionsStarted, pc: Int32(function.code.count))
             p += 1
         }
         guard p < tokens.count else { return }
-        guard case .identifier(let mnemonic) = tokens[p].kind else {
+        guard tokens[p].kind == .identifier else {
             report(line, tokens[p].column, "expected an instruction")
             return
         }
+        let mnemonic = tokens[p].symbol
         let column = tokens[p].column
-        guard let operands = parseOperands(from: p + 1, line: line),
-              let encoding = select(mnemonic, operands, line: line, column: column) else { return }
+        guard parseOperands(from: p + 1, line: line), let encoding = select(mnemonic, written, line: line, column: column) else { return }
         var preload: Encoding?
         if let scratch = encoding.scratch {
-            preload = select("load", [(.register(0), column), (.literal(scratch.value), column)], line: line, column: column)
+            preload = select(Keyword.load.symbol, [(.register(0), column), (.literal(scratch.value), column)], line: line, column: column)
             guard preload != nil else { return }
         }
         let words = encoding.opcode.wordCount + (preload?.opcode.wordCount ?? 0)
@@ -98,14 +100,15 @@ extension Assembler {
         }
         if let preload {
             function.scratchUses.append((function.code.count, .a))
-            emit(preload, line: line, scratchOperand: 0)
+            emit(preload, nil, line: line, scratchOperand: 0)
         }
         if let scratch = encoding.scratch { function.scratchUses.append((function.code.count, scratch.field)) }
-        emit(encoding, line: line, scratchOperand: encoding.scratch?.operand)
+        emit(encoding, written, line: line, scratchOperand: encoding.scratch?.operand)
     }
 
-    /// Appends the words of one instruction to the function, noting its registers and label use.
-    private mutating func emit(_ encoding: Encoding, line: Int, scratchOperand: Int?) {
+    /// Appends the words of one instruction to the function, noting its registers and the labels
+    /// among its `written` operands.
+    private mutating func emit(_ encoding: Encoding, _ written: [(operand: Operand, column: Int)]?, line: Int, scratchOperand: Int?) {
         let opcode = encoding.opcode
         for (k, spec) in opcode.operands.enumerated() where spec.kind == .register && k != scratchOperand {
             function.highestRegister = max(function.highestRegister, encoding.values[k])
@@ -115,9 +118,13 @@ extension Assembler {
             let count = run.count.map { encoding.values[$0] } ?? calleeArity(opcode, encoding.values)
             if count > 0 { function.highestRegister = max(function.highestRegister, encoding.values[run.start] + count - 1) }
         }
-        for label in encoding.labels {
-            function.labelUses.append(FunctionInProgress.LabelUse(word: function.code.count, field: label.field, label: label.name,
-                                                           line: line, column: label.column))
+        if let written {
+            for (k, spec) in opcode.operands.enumerated() where spec.kind == .label {
+                // `encode` accepts only a name for a label operand.
+                guard case .name(let label) = written[k].operand else { continue }
+                function.labelUses.append(FunctionInProgress.LabelUse(word: function.code.count, field: spec.field, label: label,
+                                                                      line: line, column: written[k].column))
+            }
         }
         let encoded = Instruction.encode(opcode, encoding.values)
         function.code.append(encoded.word)
@@ -135,14 +142,16 @@ extension Assembler {
         let (line, column) = (f.headerLine, f.headerColumn)
         if !sawEnd { report(line, column, "function \(f.name) has no 'end'") }
         for use in f.labelUses {
-            guard let target = f.labels[use.label] else {
-                report(use.line, use.column, "unknown label '\(use.label)' in function \(f.name)")
+            let definition = labels[use.label]
+            guard definition.owner == functionsStarted else {
+                report(use.line, use.column, "unknown label '\(string(use.label))' in function \(f.name)")
                 continue
             }
+            let target = Int(definition.pc)
             // A label after the last instruction marks no instruction: the verifier would
             // refuse the jump (found by the assembler fuzzer).
             guard target < f.code.count else {
-                report(use.line, use.column, "label '\(use.label)' is at the end of function \(f.name), with no instruction after it to jump to")
+                report(use.line, use.column, "label '\(string(use.label))' is at the end of function \(f.name), with no instruction after it to jump to")
                 continue
             }
             if use.field == .x {
