@@ -48,9 +48,20 @@ extension Assembler {
             }
         }
         functionsStarted += 1  // forgets the labels of the previous function
-        function = FunctionInProgress(name: string(name), arity: arity, headerLine: line, headerColumn: tokens[0].column,
+        // The buffers of the last function are kept, emptied: a function's code grows in capacity
+        // already there, and the module gets one exactly sized copy (see `finishFunction`).
+        var next = FunctionInProgress(name: string(name), arity: arity, headerLine: line, headerColumn: tokens[0].column,
                                       declaredRegisters: declared, diagnosticsBefore: diagnostics.count,
                                       highestRegister: arity - 1)
+        swap(&next.code, &function.code)
+        swap(&next.lines, &function.lines)
+        swap(&next.labelUses, &function.labelUses)
+        swap(&next.scratchUses, &function.scratchUses)
+        function = next
+        function.code.removeAll(keepingCapacity: true)
+        function.lines.removeAll(keepingCapacity: true)
+        function.labelUses.removeAll(keepingCapacity: true)
+        function.scratchUses.removeAll(keepingCapacity: true)
         inFunction = true
     }
 
@@ -136,9 +147,11 @@ extension Assembler {
     /// scratch register after every other) and checks what the verifier will check.
     mutating func finishFunction(sawEnd: Bool) {
         guard inFunction else { return }
-        var f = function
-        function = FunctionInProgress()
         inFunction = false
+        let f = function  // shares the buffers, which are only read below and kept for the next function
+        // Exactly sized copies for the module (the buffers have spare capacity).
+        var code = f.code.withUnsafeBufferPointer { Array($0) }
+        let lines = f.lines.withUnsafeBufferPointer { Array($0) }
         let (line, column) = (f.headerLine, f.headerColumn)
         if !sawEnd { report(line, column, "function \(f.name) has no 'end'") }
         for use in f.labelUses {
@@ -150,20 +163,20 @@ extension Assembler {
             let target = Int(definition.pc)
             // A label after the last instruction marks no instruction: the verifier would
             // refuse the jump (found by the assembler fuzzer).
-            guard target < f.code.count else {
+            guard target < code.count else {
                 report(use.line, use.column, "label '\(string(use.label))' is at the end of function \(f.name), with no instruction after it to jump to")
                 continue
             }
             if use.field == .x {
-                f.code[use.word + 1] = UInt64(target)
+                code[use.word + 1] = UInt64(target)
             } else {
-                f.code[use.word] |= UInt64(target) << use.field.layout.shift
+                code[use.word] |= UInt64(target) << use.field.layout.shift
             }
         }
         if diagnostics.count == f.diagnosticsBefore {
             if let last = f.lastOpcode, !last.isTerminator {
                 report(line, column, "function \(f.name) can fall off its end: finish it with ret, tailcall, jmp or raise")
-            } else if f.code.isEmpty {
+            } else if code.isEmpty {
                 report(line, column, "function \(f.name) has no instructions")
             }
         }
@@ -179,14 +192,14 @@ extension Assembler {
             let scratch = registers
             registers += 1
             if scratch < BinaryFormat.maxRegisters {
-                for use in f.scratchUses { f.code[use.word] |= UInt64(scratch) << use.field.layout.shift }
+                for use in f.scratchUses { code[use.word] |= UInt64(scratch) << use.field.layout.shift }
             }
         }
         if registers > BinaryFormat.maxRegisters {
             let why = f.scratchUses.isEmpty ? "" : " (one of them holds constants too large for their instructions)"
             report(line, column, "function \(f.name) needs \(registers) registers\(why); at most \(BinaryFormat.maxRegisters) are allowed")
         }
-        finishedCodeWords += f.code.count
-        functions.append(FunctionDefinition(name: f.name, arity: f.arity, registerCount: registers, code: f.code, lines: f.lines))
+        finishedCodeWords += code.count
+        functions.append(FunctionDefinition(name: f.name, arity: f.arity, registerCount: registers, code: code, lines: lines))
     }
 }

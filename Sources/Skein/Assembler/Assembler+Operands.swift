@@ -89,13 +89,13 @@ extension Assembler {
             }
             var elements: [Literal] = []
             var depth = 1
-            if p < tokens.count, tokens[p].kind == .rightBrace { p += 1; return (.tuple([]), 1) }
+            if p < tokens.count, tokens[p].kind == .rightBrace { p += 1; return (.tuple(tuple([])), 1) }
             while true {
                 guard let (element, elementDepth) = parseLiteral(&p, line: line, level: level + 1) else { return nil }
                 elements.append(element)
                 depth = max(depth, elementDepth + 1)
                 guard p < tokens.count else { report(line, token.column, "unclosed '{'"); return nil }
-                if tokens[p].kind == .rightBrace { p += 1; return (.tuple(elements), depth) }
+                if tokens[p].kind == .rightBrace { p += 1; return (.tuple(tuple(elements)), depth) }
                 guard tokens[p].kind == .comma else { report(line, tokens[p].column, "expected ',' or '}' in a tuple"); return nil }
                 p += 1
             }
@@ -103,6 +103,15 @@ extension Assembler {
             report(line, token.column, "expected a value (number, string, :atom, nil, true, false, @function or {tuple})")
             return nil
         }
+    }
+
+    /// The id of the tuple literal with `elements`, made on first use.
+    private mutating func tuple(_ elements: [Literal]) -> TupleID {
+        if let id = tupleIndex[elements] { return id }
+        let id = TupleID(id: Int32(tuples.count))
+        tuples.append(elements)
+        tupleIndex[elements] = id
+        return id
     }
 
     // MARK: Choosing the form
@@ -275,9 +284,9 @@ extension Assembler {
             let index = functionIndex[f]
             guard index >= 0 else { return nil }
             return .function(UInt32(index))
-        case .tuple(let elements):
+        case .tuple(let id):
             var out: [Constant] = []
-            for e in elements {
+            for e in tuples[Int(id.id)] {
                 guard let c = resolve(e) else { return nil }
                 out.append(c)
             }

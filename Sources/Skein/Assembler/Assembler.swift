@@ -15,10 +15,16 @@ public struct Assembler {
     /// most `BinaryFormat.maxConstantDepth` deep, so walking one recurses a bounded amount.
     ///
     /// Two literals are equal exactly when the constants they become are (floats by bit pattern,
-    /// texts and names by symbol), so the constant pool is keyed by literal.
+    /// texts and names by symbol, tuples by `TupleID`, which is given by elements), so the constant
+    /// pool is keyed by literal. A plain value: operands holding literals cost no reference count.
     enum Literal: Hashable {
         case `nil`, bool(Bool), int(Int64), float(bitPattern: UInt64), string(Symbol), atom(Symbol), function(Symbol)
-        case tuple([Literal])
+        case tuple(TupleID)
+    }
+
+    /// A tuple literal: its elements are `tuples[id]`, and equal elements get the same id.
+    struct TupleID: Hashable {
+        var id: Int32
     }
 
     /// A named constant: its value and how deeply it nests tuples (0 for a scalar).
@@ -59,6 +65,10 @@ public struct Assembler {
     var atomIndex = SymbolMap<Int32>(absent: -1)
     var constants: [Constant] = []
     var constantIndex: [Literal: Int] = [:]
+    /// The elements of each tuple literal, by `TupleID`.
+    var tuples: [[Literal]] = []
+    /// The id of each tuple literal's elements (hash-consing), so equal tuples are one literal.
+    var tupleIndex: [[Literal]: TupleID] = [:]
     /// The label each symbol names in a function: its code position, valid only while `owner`
     /// is the function being assembled, so that starting a function forgets the last one's
     /// labels in O(1).

@@ -103,13 +103,13 @@ struct Lexer {
     func startsWithKeyword(_ keyword: StaticString, _ line: Range<Int>) -> Bool {
         var k = line.lowerBound
         while k < line.upperBound {
-            let length = whitespaceLength(at: k)
+            let length = Lexer.whitespaceLength(bytes, at: k)
             if length == 0 { break }
             k += length
         }
         guard Lexer.matches(keyword, in: bytes, at: k, end: line.upperBound) else { return false }
         let after = k + keyword.utf8CodeUnitCount
-        return after == line.upperBound || (!isNameChar(at: after) && bytes[after] != UInt8(ascii: ":"))
+        return after == line.upperBound || (!Lexer.isNameChar(bytes, at: after) && bytes[after] != UInt8(ascii: ":"))
     }
 
     // MARK: Character classes
@@ -120,34 +120,47 @@ struct Lexer {
 
     /// The length of the whitespace at `offset` (0 if there is none); non-ASCII scalars count when
     /// Unicode calls them whitespace.
-    private func whitespaceLength(at offset: Int) -> Int {
+    private static func whitespaceLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
         let b = bytes[offset]
         if b < 0x80 { return Lexer.isASCIISpace(b) ? 1 : 0 }
+        return nonASCIIWhitespaceLength(bytes, at: offset)
+    }
+
+    /// `whitespaceLength` of a non-ASCII scalar. Out of line: asking for Unicode properties
+    /// fetches type metadata, which the lexer's hot paths should not pay for on every call.
+    @inline(never) private static func nonASCIIWhitespaceLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
         let (scalar, length) = SourceText.scalar(in: bytes, at: offset)
         return scalar.properties.isWhitespace ? length : 0
     }
 
-    private func isNameStart(at offset: Int) -> Bool {
+    private static func isNameStart(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {
         let b = bytes[offset]
         if b < 0x80 { return Lexer.isASCIILetter(b) || b == UInt8(ascii: "_") }
-        return whitespaceLength(at: offset) == 0
+        return whitespaceLength(bytes, at: offset) == 0
     }
 
-    private func isNameChar(at offset: Int) -> Bool {
+    /// Whether ASCII byte `b` may continue a name: letters, digits, `_ . ? !`, as a bit set over
+    /// 0…127, so the common case is one shift and one test.
+    @inline(__always) private static func isASCIINameChar(_ b: UInt8) -> Bool {
+        // Bits 33 (!), 46 (.), 48…57 (digits), 63 (?); then 65…90 (A…Z), 95 (_), 97…122 (a…z).
+        let low: UInt64 = 0x83FF_4002_0000_0000, high: UInt64 = 0x07FF_FFFE_87FF_FFFE
+        return b < 64 ? (low >> UInt64(b)) & 1 != 0 : (high >> UInt64(b & 63)) & 1 != 0
+    }
+
+    private static func isNameChar(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {
         let b = bytes[offset]
-        if b < 0x80 {
-            return Lexer.isASCIILetter(b) || Lexer.isDigit(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
-                || b == UInt8(ascii: "?") || b == UInt8(ascii: "!")
-        }
-        return whitespaceLength(at: offset) == 0
+        if b < 0x80 { return Lexer.isASCIINameChar(b) }
+        return whitespaceLength(bytes, at: offset) == 0
     }
 
     // MARK: Tokens
 
     private mutating func skipSpaceAndComment() {
         while i < end {
-            if bytes[i] == UInt8(ascii: ";") { i = end; return }
-            let length = whitespaceLength(at: i)
+            let b = bytes[i]
+            if b == 0x20 { i += 1; continue }  // the common case, before the general tests
+            if b == UInt8(ascii: ";") { i = end; return }
+            let length = Lexer.whitespaceLength(bytes, at: i)
             if length == 0 { return }
             i += length
         }
@@ -166,7 +179,16 @@ struct Lexer {
     }
 
     private mutating func skipName() {
-        while i < end, isNameChar(at: i) { i += bytes[i] < 0x80 ? 1 : SourceText.scalar(in: bytes, at: i).length }
+        while i < end {
+            let b = bytes[i]
+            if b < 0x80 {
+                guard Lexer.isASCIINameChar(b) else { return }
+                i += 1
+            } else {
+                guard Lexer.whitespaceLength(bytes, at: i) == 0 else { return }
+                i += SourceText.scalar(in: bytes, at: i).length
+            }
+        }
     }
 
     private func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
@@ -204,12 +226,12 @@ struct Lexer {
             let colon = i
             i += 1
             if i < end, bytes[i] == UInt8(ascii: "\"") { return (.atom, try stringLiteral()) }
-            guard i < end, isNameStart(at: i) else { throw error(at: colon, "expected an atom name after ':'") }
+            guard i < end, Lexer.isNameStart(bytes, at: i) else { throw error(at: colon, "expected an atom name after ':'") }
             return (.atom, name())
         case UInt8(ascii: "@"):
             let at = i
             i += 1
-            guard i < end, isNameStart(at: i) else { throw error(at: at, "expected a function name after '@'") }
+            guard i < end, Lexer.isNameStart(bytes, at: i) else { throw error(at: at, "expected a function name after '@'") }
             return (.functionRef, name())
         case UInt8(ascii: "."):
             i += 1
@@ -219,11 +241,17 @@ struct Lexer {
                                     && (Lexer.isDigit(bytes[i + 1]) || bytes[i + 1] == UInt8(ascii: "i"))) {
                 return try number()
             }
-            if isNameStart(at: i) { return try word() }
-            let scalar = SourceText.scalar(in: bytes, at: i).scalar
-            let shown = scalar.properties.generalCategory == .control ? "U+" + String(scalar.value, radix: 16, uppercase: true) : "\(scalar)"
-            throw error(at: i, "unexpected character '\(shown)'")
+            if Lexer.isNameStart(bytes, at: i) { return try word() }
+            throw unexpectedCharacter()
         }
+    }
+
+    /// The error for the character at `i`, which starts no token (out of line, as
+    /// `nonASCIIWhitespaceLength` is).
+    @inline(never) private mutating func unexpectedCharacter() -> LexError {
+        let scalar = SourceText.scalar(in: bytes, at: i).scalar
+        let shown = scalar.properties.generalCategory == .control ? "U+" + String(scalar.value, radix: 16, uppercase: true) : "\(scalar)"
+        return error(at: i, "unexpected character '\(shown)'")
     }
 
     /// A name, a label definition (`name:`), a register (`r12`) or `inf`/`nan`.
