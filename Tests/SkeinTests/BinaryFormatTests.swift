@@ -131,16 +131,18 @@ import Testing
         #expect(endedByItself > 0, "\(mutants.count) mutants run, none ended by itself")
     }
 
-    /// Whether `module` has any of `opcodes` (or a word that is no opcode at all).
+    /// Whether `module` has any of `opcodes` (or code that does not decode).
     static func uses(_ module: Module, _ opcodes: Set<Opcode>) -> Bool {
         module.functions.contains { f in
-            var pc = 0
-            while pc < f.code.count {
-                guard let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) else { return true }
-                if opcodes.contains(opcode) { return true }
-                pc += opcode.wordCount
+            var decoder = InstructionDecoder(f.code)
+            do {
+                while let instruction = try decoder.next() {
+                    if opcodes.contains(instruction.opcode) { return true }
+                }
+                return false
+            } catch {
+                return true
             }
-            return false
         }
     }
 
