@@ -31,6 +31,9 @@ struct FunctionInProgress {
 }
 
 extension Assembler {
+    /// Code words from which a function's buffers are given to the module instead of copied.
+    static let largeFunctionWords = 4096
+
     /// Opens the function of the `func` line in `tokens`.
     mutating func startFunction(_ line: Int) {
         guard let (name, arity) = signature() else {
@@ -148,10 +151,19 @@ extension Assembler {
     mutating func finishFunction(sawEnd: Bool) {
         guard inFunction else { return }
         inFunction = false
-        let f = function  // shares the buffers, which are only read below and kept for the next function
-        // Exactly sized copies for the module (the buffers have spare capacity).
-        var code = f.code.withUnsafeBufferPointer { Array($0) }
-        let lines = f.lines.withUnsafeBufferPointer { Array($0) }
+        // A small function's code and lines go to the module as exactly sized copies, and the
+        // buffers stay for the next function. A large function's buffers go to the module as they
+        // are (copying every word would cost more than the spare capacity is worth).
+        var code: [UInt64] = []
+        var lines: [LineEntry] = []
+        if function.code.count >= Assembler.largeFunctionWords {
+            swap(&code, &function.code)
+            swap(&lines, &function.lines)
+        } else {
+            code = function.code.withUnsafeBufferPointer { Array($0) }
+            lines = function.lines.withUnsafeBufferPointer { Array($0) }
+        }
+        let f = function  // the other buffers are only read below, and kept for the next function
         let (line, column) = (f.headerLine, f.headerColumn)
         if !sawEnd { report(line, column, "function \(f.name) has no 'end'") }
         for use in f.labelUses {

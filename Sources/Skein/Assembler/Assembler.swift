@@ -157,6 +157,11 @@ public struct Assembler {
     private mutating func collectDeclarations() {
         for line in text.lines {
             if isFull { return }
+            // Most lines are instructions: a first byte after the indentation that is neither
+            // `c` nor `f` rules a line out without comparing words.
+            var first = line.range.lowerBound
+            while first < line.range.upperBound, text.bytes[first] == 0x20 || text.bytes[first] == 0x09 { first += 1 }
+            if first < line.range.upperBound, text.bytes[first] != UInt8(ascii: "c"), text.bytes[first] != UInt8(ascii: "f") { continue }
             let isConst = lexer.startsWithKeyword("const", line.range)
             guard isConst || lexer.startsWithKeyword("func", line.range) else { continue }
             tokenize(line.number, line.range, reportErrors: false)

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The bytes of an assembly file and the few questions the assembler asks about them: is it
 /// UTF-8, where do lines start, which line and column a byte is at.
 ///
@@ -56,9 +58,14 @@ struct SourceText {
         var number = 0
 
         mutating func next() -> (number: Int, range: Range<Int>)? {
-            guard offset < bytes.count else { return nil }
+            guard offset < bytes.count, let base = bytes.baseAddress else { return nil }
             let lineStart = offset
-            while offset < bytes.count, bytes[offset] != 0x0A { offset += 1 }
+            // memchr compares many bytes at a time; both passes of the assembler split every line.
+            if let newline = memchr(base + offset, 0x0A, bytes.count - offset) {
+                offset = base.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+            } else {
+                offset = bytes.count
+            }
             let range = lineStart..<offset
             offset += 1
             number += 1
