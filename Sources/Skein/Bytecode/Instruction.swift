@@ -42,12 +42,20 @@ extension UInt64 {
         return Int(Int64(bitPattern: self << (64 - shift - bits)) >> Int64(64 - bits))
     }
 
+    /// `A`: a register, function index or count (16 bits).
     @inline(__always) var fieldA: Int { field(.a) }
+    /// `B`: a register, function or constant index (16 bits).
     @inline(__always) var fieldB: Int { field(.b) }
+    /// `C`: a register or count (16 bits).
     @inline(__always) var fieldC: Int { field(.c) }
+    /// `D`: an argument count (8 bits).
     @inline(__always) var fieldD: Int { field(.d) }
+    /// `Bx`: a constant index (32 bits).
     @inline(__always) var fieldBx: Int { field(.bx) }
+    /// `T`: a jump target (24 bits).
     @inline(__always) var fieldT: Int { field(.t) }
+    /// `A` read as a signed 16-bit immediate.
+    @inline(__always) var fieldSA: Int { signedField(.a) }
     /// `B` read as a signed 16-bit immediate.
     @inline(__always) var fieldSB: Int { signedField(.b) }
     /// `C` read as a signed 16-bit immediate.
