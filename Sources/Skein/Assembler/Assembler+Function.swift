@@ -30,6 +30,13 @@ struct FunctionInProgress {
     var lineOverride: Int?
 }
 
+/// Where a label points: code position `pc` of the function numbered `owner` (in the order
+/// functions were started).
+struct LabelDefinition {
+    var owner: Int32
+    var pc: Int32
+}
+
 extension Assembler {
     /// Code words from which a function's buffers are given to the module instead of copied.
     static let largeFunctionWords = 4096

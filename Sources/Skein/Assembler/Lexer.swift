@@ -9,11 +9,13 @@ struct Token {
         case label
         /// `.line`, `.source` …
         case directive
+        /// `r0` … `r65534`, `integer` and `float` literals, a `"string"`.
         case register, integer, float, string
         /// `:name` or `:"any text"`.
         case atom
         /// `@name`.
         case functionRef
+        /// Punctuation: `,` `{` `}` `/` `=`.
         case comma, leftBrace, rightBrace, slash, equals
     }
 
@@ -24,6 +26,7 @@ struct Token {
     private var storedColumn: Int32
     var kind: Kind
 
+    /// A token of `kind` at `column` with `payload` (see `payload`).
     init(_ kind: Kind, column: Int, payload: Int64 = 0) {
         self.kind = kind
         self.storedColumn = Int32(clamping: column)

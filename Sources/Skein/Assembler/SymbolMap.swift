@@ -2,12 +2,15 @@
 /// hashed. Symbols the map has never been given read as `absent`; the array grows to the highest
 /// symbol set, which is at most the number of distinct names in the text.
 struct SymbolMap<Value> {
+    /// The value of each symbol by id, up to the highest set.
     private var values: [Value] = []
     /// The value of every symbol not set.
     let absent: Value
 
+    /// An empty map: every symbol reads as `absent`.
     init(absent: Value) { self.absent = absent }
 
+    /// The value of `symbol`; setting one grows the array to reach it.
     subscript(symbol: Symbol) -> Value {
         get {
             let id = Int(symbol.id)
@@ -22,11 +25,4 @@ struct SymbolMap<Value> {
             values[id] = newValue
         }
     }
-}
-
-/// Where a label points: code position `pc` of the function numbered `owner` (in the order
-/// functions were started).
-struct LabelDefinition {
-    var owner: Int32
-    var pc: Int32
 }

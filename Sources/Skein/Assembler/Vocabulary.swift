@@ -1,6 +1,8 @@
 /// Names with a meaning of their own in assembly text. Each is interned first, so its symbol's id
 /// is its raw value and recognising one is an integer comparison.
 enum Keyword: Int32, CaseIterable {
+    /// Statements (`func`, `end`, `const`), literals (`nil`, `true`, `false`), `regs=`, the
+    /// directives `.line` and `.source`, the entry function and the mnemonic of scratch loads.
     case `func`, end, const, `nil`, `true`, `false`, regs, line, source, main, load
 
     /// The keyword's symbol in a table that started from `Vocabulary.initial`.
@@ -69,6 +71,7 @@ struct FormList: RandomAccessCollection {
     /// Opcode `k` in byte `k`, the count in byte 7.
     private let packed: UInt64
 
+    /// The list of `opcodes`, in order.
     init(_ opcodes: [Opcode]) {
         precondition(opcodes.count < 8, "at most seven forms share a name")
         var packed = UInt64(opcodes.count) << 56
@@ -76,9 +79,12 @@ struct FormList: RandomAccessCollection {
         self.packed = packed
     }
 
+    /// 0.
     var startIndex: Int { 0 }
+    /// The number of forms.
     var endIndex: Int { Int(truncatingIfNeeded: packed >> 56) }
 
+    /// Form `index`, in order of preference.
     subscript(index: Int) -> Opcode {
         // Every byte below the count was written from an opcode's raw value.
         Opcode(rawValue: UInt8(truncatingIfNeeded: packed >> (8 * UInt64(index))))!

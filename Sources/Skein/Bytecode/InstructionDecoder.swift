@@ -3,6 +3,7 @@
 public struct DecodedInstruction: Sendable {
     /// Word offset of the instruction in its function.
     public let pc: Int
+    /// What the instruction does, and so its operands and its length.
     public let opcode: Opcode
     /// The instruction's words.
     public let instruction: Instruction
@@ -30,6 +31,7 @@ public enum DecodeError: Error, Sendable {
 /// host-function binding read code through it; the interpreter, which runs verified code, reads
 /// fields straight from the word with the same layout (`UInt64.field`).
 public struct InstructionDecoder {
+    /// The function's code words.
     private let code: [UInt64]
     /// Word offset of the next instruction.
     public private(set) var pc = 0
@@ -55,11 +57,13 @@ public struct InstructionDecoder {
 /// The instructions of code that decodes (verified code), as a sequence: it ends at the end of
 /// the code or at the first word that does not decode.
 public struct DecodedInstructions: Sequence, IteratorProtocol {
+    /// Where the sequence is.
     private var decoder: InstructionDecoder
 
     /// The instructions of `code`.
     public init(_ code: [UInt64]) { decoder = InstructionDecoder(code) }
 
+    /// The next instruction, or `nil` at the end or at code that does not decode.
     public mutating func next() -> DecodedInstruction? {
         do { return try decoder.next() } catch { return nil }
     }

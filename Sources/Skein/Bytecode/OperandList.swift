@@ -12,6 +12,7 @@ public struct OperandList: RandomAccessCollection, ExpressibleByArrayLiteral, Se
     /// The most operands an instruction has.
     public static let capacity = 4
 
+    /// The list of `specs`, in order (at most `capacity`).
     public init(arrayLiteral specs: OperandSpec...) {
         precondition(specs.count <= OperandList.capacity, "an instruction has at most four operands")
         var packed = UInt64(specs.count) << 56
@@ -21,9 +22,12 @@ public struct OperandList: RandomAccessCollection, ExpressibleByArrayLiteral, Se
         self.packed = packed
     }
 
+    /// 0.
     public var startIndex: Int { 0 }
+    /// The number of operands.
     public var endIndex: Int { Int(truncatingIfNeeded: packed >> 56) }
 
+    /// Operand `index`, in the order operands are written.
     public subscript(index: Int) -> OperandSpec {
         precondition(index >= 0 && index < endIndex, "operand index out of range")
         let byte = UInt8(truncatingIfNeeded: packed >> (8 * UInt64(index)))
@@ -77,12 +81,17 @@ public struct OperandList: RandomAccessCollection, ExpressibleByArrayLiteral, Se
 /// one for every form it tries and the decoder one for every instruction, and an array each
 /// time was a good part of their time.
 public struct OperandValues: RandomAccessCollection, MutableCollection, Sendable {
+    /// The values, inline; those at `endIndex` and after are unused.
     private var storage: (Int, Int, Int, Int) = (0, 0, 0, 0)
+    /// The number of values.
     public private(set) var endIndex = 0
+    /// 0.
     public var startIndex: Int { 0 }
 
+    /// No values yet.
     public init() {}
 
+    /// Value `index` (below `endIndex`).
     public subscript(index: Int) -> Int {
         get {
             switch index {
