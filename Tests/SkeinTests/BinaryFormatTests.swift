@@ -24,6 +24,27 @@ import Testing
     end
     """
 
+    /// The checksum is CRC-32 (IEEE): the standard check value, and the byte-at-a-time definition
+    /// on every length around the eight-byte steps, for contiguous and non-contiguous input.
+    @Test func checksumIsCRC32() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([UInt8]()) == 0)
+        func reference(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                crc ^= UInt32(b)
+                for _ in 0..<8 { crc = crc & 1 != 0 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+            }
+            return crc ^ 0xFFFF_FFFF
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(CRC32.checksum(bytes) == reference(bytes), "length \(length)")
+            #expect(CRC32.checksum(bytes.lazy.map { $0 }) == reference(bytes), "length \(length), not contiguous")
+        }
+    }
+
     @Test func encodesAndDecodes() throws {
         let module = try Assembler.assemble(Self.sample, file: "fib.ska")
         let decoded = try BinaryFormat.decode(BinaryFormat.encode(module))
@@ -129,16 +150,18 @@ import Testing
         #expect(endedByItself > 0, "\(mutants.count) mutants run, none ended by itself")
     }
 
-    /// Whether `module` has any of `opcodes` (or a word that is no opcode at all).
+    /// Whether `module` has any of `opcodes` (or code that does not decode).
     static func uses(_ module: Module, _ opcodes: Set<Opcode>) -> Bool {
         module.functions.contains { f in
-            var pc = 0
-            while pc < f.code.count {
-                guard let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) else { return true }
-                if opcodes.contains(opcode) { return true }
-                pc += opcode.wordCount
+            var decoder = InstructionDecoder(f.code)
+            do {
+                while let instruction = try decoder.next() {
+                    if opcodes.contains(instruction.opcode) { return true }
+                }
+                return false
+            } catch {
+                return true
             }
-            return false
         }
     }
 

@@ -48,27 +48,22 @@ public final class LoadedProgram: @unchecked Sendable {
         var entry = 0
         for (i, f) in module.functions.enumerated() {
             functions[i] = FunctionInfo(entry: entry, arity: f.arity, registers: f.registerCount)
-            var pc = 0
-            while pc < f.code.count {
-                let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
-                var word = f.code[pc]
-                for spec in opcode.operands where spec.kind == .label {
-                    if spec.field == .t {
-                        word = word & 0xFF_FFFF_FFFF | UInt64(entry + word.fieldT) << 40
-                    }
-                }
-                code[entry + pc] = word
-                if opcode == .io {
+            // Jump targets become absolute: each label operand moves by the function's entry
+            // (the verifier made sure every target, hence every sum, fits its field).
+            for instruction in f.instructions {
+                var values = instruction.values
+                for (k, spec) in instruction.operands.enumerated() where spec.kind == .label { values[k] += entry }
+                let linked = instruction.opcode.operands.encode(instruction.opcode, values)
+                code[entry + instruction.pc] = linked.word
+                if let extra = linked.extra { code[entry + instruction.pc + 1] = extra }
+                if instruction.opcode == .io {
                     // The verifier has checked that the constant is an atom naming an operation.
-                    guard case .atom(let a) = module.constants[word.fieldB], let kind = IOOperationKind(name: module.atoms[Int(a)]) else {
-                        throw LoadError("function \(f.name)/\(f.arity), word \(pc) (io)", IOOperationKind.unknown(nil))
+                    let constant = linked.word.fieldB
+                    guard case .atom(let a) = module.constants[constant], let kind = IOOperationKind(name: module.atoms[Int(a)]) else {
+                        throw LoadError("function \(f.name)/\(f.arity), word \(instruction.pc) (io)", IOOperationKind.unknown(nil))
                     }
-                    ioOperations[word.fieldB] = kind.rawValue
+                    ioOperations[constant] = kind.rawValue
                 }
-                if opcode.wordCount == 2 {
-                    code[entry + pc + 1] = UInt64(entry) + f.code[pc + 1]
-                }
-                pc += opcode.wordCount
             }
             entry += f.code.count
         }

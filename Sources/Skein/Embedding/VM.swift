@@ -132,24 +132,20 @@ public final class VM: @unchecked Sendable {
     private static func bindHostFunctions(_ module: Module, _ registered: [String: HostFunction]) throws(LoadError) -> [HostFunction?] {
         var table = [HostFunction?](repeating: nil, count: module.constants.count)
         for f in module.functions {
-            var pc = 0
-            while pc < f.code.count {
-                let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
-                if opcode == .callhost {
-                    let word = f.code[pc]
-                    let place = "function \(f.name)/\(f.arity), word \(pc) (callhost)"
-                    guard case .string(let name) = module.constants[word.fieldB] else {
-                        throw LoadError(place, "the host function must be named by a string")
-                    }
-                    guard let function = registered[name] else {
-                        throw LoadError(place, "no host function named \"\(name)\" is registered")
-                    }
-                    guard function.arity == word.fieldD else {
-                        throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(word.fieldD)")
-                    }
-                    table[word.fieldB] = function
+            for instruction in f.instructions where instruction.opcode == .callhost {
+                // callhost rD, "name", rArgs, n: the name is operand 1, the count operand 3.
+                let (constant, count) = (instruction.values[1], instruction.values[3])
+                let place = "function \(f.name)/\(f.arity), word \(instruction.pc) (callhost)"
+                guard case .string(let name) = module.constants[constant] else {
+                    throw LoadError(place, "the host function must be named by a string")
                 }
-                pc += opcode.wordCount
+                guard let function = registered[name] else {
+                    throw LoadError(place, "no host function named \"\(name)\" is registered")
+                }
+                guard function.arity == count else {
+                    throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(count)")
+                }
+                table[constant] = function
             }
         }
         return table

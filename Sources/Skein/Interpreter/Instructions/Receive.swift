@@ -18,8 +18,8 @@ extension Interpreter {
         let host = self.host
         let mailbox = self.mailbox
         var exiting = false
-        // Where a timed-out receive continues.
-        let timeoutTarget: Int = op.wordCount == 2 ? Int(program.code[start + 1]) : word.fieldT
+        // Where a timed-out receive continues: field T, or X of the extension word.
+        let timeoutTarget: Int = op.wordCount == 2 ? program.code[start + 1].field(.x) : word.fieldT
         if op.wordCount == 2 { pc &+= 1 }
 
         switch op {
@@ -107,7 +107,3 @@ extension Interpreter {
     }
 }
 
-extension UInt64 {
-    /// `A` read as a signed 16-bit immediate.
-    @inline(__always) var fieldSA: Int { Int(Int16(truncatingIfNeeded: self >> 8)) }
-}
