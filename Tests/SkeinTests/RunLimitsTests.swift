@@ -89,3 +89,31 @@ import Testing
         #expect(run.status == 1 && run.stderr.contains(message), "\(run.stderr)")
     }
 }
+
+/// Found by the run fuzzer: a receive with timeout 0 that jumps back to itself never spent a
+/// reduction, so its slice never ended and `shutdown` waited for ever. Now every timed-out
+/// receive spends one like any branch: the spinning process yields, the deadline ends the run,
+/// and a second process still gets its turn on the single worker.
+@Suite(.timeLimit(.minutes(1))) struct ZeroTimeoutLoopTests {
+    @Test func aZeroTimeoutReceiveLoopYields() throws {
+        let out = Capture()
+        var options = VM.Options(workers: 1, output: out.sink, errors: Capture().sink)
+        options.deadline = .milliseconds(200)
+        let vm = try VM(module: try Assembler.assemble("""
+        func other/0
+            load  r0, :other_ran
+            print r0
+            ret   r0
+        end
+        func main/0
+            spawn r1, other
+        again:
+            recv  r0, 0, again
+            ret   r0
+        end
+        """, file: "poll.ska"), options: options)
+        #expect(vm.runMain() == .limitReached(.deadline))
+        #expect(out.value == ":other_ran\n")
+        #expect(vm.statistics.workers[0].slices > 2)
+    }
+}
