@@ -4,6 +4,7 @@
 #   make test       every test suite         make test-tsan the concurrency suites under TSan
 #   make warnings   fail on any compiler warning in the package's own code (CI runs it)
 #   make bench      release build, then the benchmark suite beside the peers (bench/run)
+#   make docs       the library's DocC documentation with the embedding guide, in .build-docs/docs
 #   make clean      remove the build folders and benchmark output
 #   make fuzz       build the libFuzzer targets (Fuzz/, a package of its own, so the normal build
 #                   never needs the fuzzer runtime) and run each for FUZZ_SECONDS (600)
@@ -17,13 +18,13 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= vm-examples/hello.ska
 # Test suites run under ThreadSanitizer (a regular expression over suite and test names).
-TSAN_FILTER ?= Concurrency|ProcessTests|HostFunction|FaultTolerance|HostMailbox
+TSAN_FILTER ?= Concurrency|ProcessTests|HostFunction|FaultTolerance|HostMailbox|RunResult|RunLimits
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 45
 FUZZ_OPTIONS ?=
 FUZZ_TARGETS := loader assembler run
 
-.PHONY: run build release test test-tsan warnings check-leaks bench clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
+.PHONY: docs run build release test test-tsan warnings check-leaks bench clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
 
 # The one libuv check every build goes through: libuv comes from Debian's libuv1-dev, installed
 # only when pkg-config cannot find it (with sudo unless already root).
@@ -42,10 +43,20 @@ release: deps
 run: release
 	.build/release/vm run $(EXAMPLE)
 
-# The example and CLI tests run the vm executable, which `swift test` alone does not build.
+# The example and CLI tests run the vm executable and compile a C host against libskein.so,
+# which `swift test` alone does not build.
 test: deps
 	$(SWIFT) build --product vm
+	$(SWIFT) build --product skein
 	$(SWIFT) test
+
+# DocC with the toolchain's own docc (no package plugin needed): the library's symbol graph,
+# then the catalog in Sources/Skein/Skein.docc. Its own build folder: other flags would make
+# .build rebuild. `docc preview` serves the result.
+docs: deps
+	$(SWIFT) build --target Skein --scratch-path .build-docs -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build-docs/symbol-graphs
+	docc convert Sources/Skein/Skein.docc --additional-symbol-graph-dir .build-docs/symbol-graphs \
+		--fallback-display-name Skein --fallback-bundle-identifier org.skein.Skein --output-path .build-docs/docs
 
 # A separate build folder: TSan objects differ, and sharing .build would rebuild both each time.
 test-tsan: deps

@@ -22,6 +22,8 @@ let package = Package(
     products: [
         .library(name: "Skein", targets: ["Skein"]),
         .executable(name: "vm", targets: ["vm"]),
+        // The C API (Sources/SkeinC/include/skein.h) as a shared library for C hosts.
+        .library(name: "skein", type: .dynamic, targets: ["SkeinC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +41,11 @@ let package = Package(
             name: "Skein",
             dependencies: ["CLibUV", "CSkeinSupport"],
             swiftSettings: hotPathFlags
+        ),
+        .target(
+            name: "SkeinC",
+            dependencies: ["Skein"],
+            exclude: ["include"]
         ),
         .executableTarget(
             name: "vm",

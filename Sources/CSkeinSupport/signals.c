@@ -6,13 +6,14 @@
 // - Termination signals (SIGINT, SIGTERM, SIGHUP) are taken by a thread of their own with
 //   sigwait, which flushes stdout (an ordinary thread may take stdio's lock) and then dies of
 //   the same signal, so the parent still sees "killed by SIGTERM".
-// - Fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP) flush stdout if its lock
-//   is free, then hand the signal to the disposition that was there before (the default, or
-//   the Swift runtime's backtracer).
+// - Fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP) write out what stdout
+//   buffers with write(2) alone (async-signal-safe, no lock), then hand the signal to the
+//   disposition that was there before (the default, or the Swift runtime's backtracer).
 #define _GNU_SOURCE
 #include "CSkeinSupport.h"
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,17 +28,17 @@ static const int termination_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
 static struct sigaction previous_fatal[NSIG];
 
-/// Seconds the flush on termination may take before SIGALRM ends the process anyway (a full
-/// pipe nobody reads must not make the VM immortal).
+/// Seconds the stop on termination (the host's hook, the flush) may take before SIGALRM ends
+/// the process anyway (a full pipe nobody reads must not make the VM immortal).
 static const unsigned flush_grace_seconds = 2;
 
-static void *wait_for_termination(void *arg) {
-    sigset_t *set = arg;
-    int sig = 0;
-    while (sigwait(set, &sig) != 0) {}
-    signal(SIGALRM, SIG_DFL);
-    alarm(flush_grace_seconds);
-    fflush(stdout);
+/// The host's hook for termination signals (see `skein_set_termination_hook`).
+static _Atomic(int (*)(int)) termination_hook;
+
+void skein_set_termination_hook(int (*hook)(int signal)) { atomic_store(&termination_hook, hook); }
+
+void skein_die_of(int sig) {
+    skein_flush_stdout();
     fflush(stderr);
     signal(sig, SIG_DFL);
     sigset_t one;
@@ -45,16 +46,24 @@ static void *wait_for_termination(void *arg) {
     sigaddset(&one, sig);
     pthread_sigmask(SIG_UNBLOCK, &one, 0);
     raise(sig);
-    _exit(128 + sig);  // not reached: the default action of every signal above ends the process
+    _exit(128 + sig);  // not reached: the default action of every signal handled here ends the process
+}
+
+static void *wait_for_termination(void *arg) {
+    sigset_t *set = arg;
+    int sig = 0;
+    while (sigwait(set, &sig) != 0) {}
+    signal(SIGALRM, SIG_DFL);
+    alarm(flush_grace_seconds);
+    int (*hook)(int) = atomic_load(&termination_hook);
+    if (hook && hook(sig)) return 0;  // the host ends the process itself
+    skein_die_of(sig);
 }
 
 static void flush_before_dying(int sig, siginfo_t *info, void *context) {
     (void)context;
-    // Best effort: another thread may hold stdout's lock (it is not ours to take then).
-    if (ftrylockfile(stdout) == 0) {
-        fflush_unlocked(stdout);
-        funlockfile(stdout);
-    }
+    // write(2) of what is buffered, no lock and no stdio: async-signal-safe (output.c).
+    skein_flush_stdout_in_signal_handler();
     sigaction(sig, &previous_fatal[sig], 0);
     // A fault runs the faulting instruction again on return and reaches the previous
     // disposition; a signal that was sent (kill, abort) has to be sent again.

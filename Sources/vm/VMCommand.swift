@@ -1,11 +1,10 @@
 import ArgumentParser
 import Foundation
 import Skein
+import Synchronization
 
 /// Exit codes of the `vm` command.
 enum ExitCodes {
-    /// The program stopped with a runtime error.
-    static let runtimeError: Int32 = 1
     /// The program could not be assembled, decoded or verified.
     static let invalidProgram: Int32 = 2
     /// A file could not be read or written.
@@ -21,8 +20,10 @@ struct VMCommand: ParsableCommand {
         Programs are written in Skein assembly (.ska) or assembled to binary modules (.skb).
         See docs/assembly.md for the language.
 
-        Exit codes: 0 success, 1 runtime error in the program, 2 invalid program,
-        64 usage error, 74 file error.
+        Exit codes of `vm run`: main's result decides (an integer from 0 to 255 is the status;
+        :normal, :ok and nil are 0; anything else is 1 and is printed on stderr), as does `halt`;
+        1 runtime error in the program, 2 invalid program, 64 usage error, 74 file error;
+        killed by SIGINT or SIGTERM: the shell shows 130 or 143.
         """,
         version: "skein \(VM.version) (bytecode format \(BinaryFormat.version))",
         subcommands: [Run.self, Asm.self, Disasm.self, Check.self]
@@ -44,34 +45,14 @@ func loadModule(_ path: String) throws -> Module {
         }
         data = contents
     }
-    let bytes = [UInt8](data)
-    if bytes.starts(with: BinaryFormat.magic) {
-        do {
-            let module = try BinaryFormat.decode(bytes)
-            try Verifier.verify(module)
-            return module
-        } catch {
-            throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
-        }
-    }
     do {
-        // The assembler takes the bytes, so text that is not UTF-8 is reported with a position.
-        let module = try Assembler.assemble(bytes: withoutInterpreterLine(bytes), file: path == "-" ? "<stdin>" : path)
-        try Verifier.verify(module)
-        return module
+        // The loader takes the bytes, so text that is not UTF-8 is reported with a position.
+        return try Module.load(bytes: [UInt8](data), name: path == "-" ? "<stdin>" : path)
     } catch let error as AssemblyError {
         throw CLIError(message: error.description, code: ExitCodes.invalidProgram)
     } catch {
         throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
     }
-}
-
-/// A script run directly starts with `#!/usr/bin/env -S vm run`: that line is for the
-/// kernel, not the assembler. It is blanked, not removed, so line numbers stay right.
-func withoutInterpreterLine(_ bytes: [UInt8]) -> [UInt8] {
-    guard bytes.starts(with: Array("#!".utf8)) else { return bytes }
-    guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return [] }
-    return Array(bytes[newline...])
 }
 
 /// An error that ends the command with a message on stderr and an exit code.
@@ -120,10 +101,53 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Most processes alive at once (default 4194304). Spawning past it is a system_limit error of the spawner.")
     var maxProcesses: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Most heap memory all processes may hold together, e.g. 512M. A process whose growth would pass it ends with a memory_limit error.", valueName: "size"))
+    var maxMemory: String?
+
+    @Option(name: .long, help: ArgumentHelp("Stop the run after this many seconds (exit status 1).", valueName: "seconds"))
+    var timeLimit: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Stop the run after this many reductions, all processes together (exit status 1).", valueName: "count"))
+    var maxReductions: Int?
+
+    @Flag(name: .long, help: "Run untrusted code: no files, no network, no stdin, except what --allow-read, --network and --allow-stdin give back. A refused operation is an {:error, :EACCES, reason} value of the process.")
+    var sandbox = false
+
+    @Option(name: .long, help: ArgumentHelp("Allow reading files under this directory only (repeatable).", valueName: "dir"))
+    var allowRead: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Network access: none, connect, listen or all (default all, or none with --sandbox).", valueName: "access"))
+    var network: String?
+
+    @Flag(name: .long, help: "With --sandbox: allow reading standard input.")
+    var allowStdin = false
+
     func validate() throws {
         if let workers, workers < 1 || workers > 1024 { throw ValidationError("--workers must be between 1 and 1024") }
         if let maxHeap, ByteSize.parse(maxHeap) == nil { throw ValidationError("--max-heap takes a size such as 65536, 64K, 64M or 2G") }
         if let maxProcesses, maxProcesses < 1 || maxProcesses > 1 << 22 { throw ValidationError("--max-processes must be between 1 and 4194304") }
+        if let maxMemory, ByteSize.parse(maxMemory) == nil { throw ValidationError("--max-memory takes a size such as 512M or 2G") }
+        if let timeLimit, !(timeLimit > 0) { throw ValidationError("--time-limit takes a positive number of seconds") }
+        if let maxReductions, maxReductions < 1 { throw ValidationError("--max-reductions takes a positive count") }
+        if let network, Self.networkAccess[network] == nil { throw ValidationError("--network takes none, connect, listen or all") }
+        for directory in allowRead {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--allow-read \(directory): no such directory")
+            }
+        }
+    }
+
+    /// `--network` values.
+    static let networkAccess: [String: Capabilities.Network] = ["none": .none, "connect": .connect, "listen": .listen, "all": .all]
+
+    /// The sandbox the flags describe.
+    var capabilities: Capabilities {
+        var granted = sandbox ? Capabilities.none : Capabilities.all
+        if !allowRead.isEmpty { granted.files = .readOnly(under: allowRead) }
+        if let network, let access = Self.networkAccess[network] { granted.network = access }
+        if allowStdin { granted.stdin = true }
+        return granted
     }
 
     func run() throws {
@@ -139,21 +163,34 @@ struct Run: ParsableCommand {
         if let workers { options.workers = workers }
         if let maxHeap, let bytes = ByteSize.parse(maxHeap) { options.maxHeapBytes = bytes }
         if let maxProcesses { options.maxProcesses = maxProcesses }
+        if let maxMemory { options.maxMemoryBytes = ByteSize.parse(maxMemory) }
+        if let timeLimit { options.deadline = .milliseconds(Int64(timeLimit * 1000)) }
+        options.maxReductions = maxReductions
+        options.capabilities = capabilities
         let vm: VM
         do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
+        let started = ContinuousClock.now
+        Termination.watch(vm)
         let status = vm.runMain(arguments: arguments, waitForAll: waitAll)
         let statistics = vm.statistics
         vm.shutdown()
-        if stats { FileHandle.standardError.write(Data(StatsReport.text(statistics).utf8)) }
+        if stats { FileHandle.standardError.write(Data(StatsReport.text(statistics, wallTime: ContinuousClock.now - started).utf8)) }
+        if let signal = Termination.signal { HostSignals.die(of: signal) }
         switch status {
-        case .returned: return
-        case .failed: Foundation.exit(ExitCodes.runtimeError)  // the report is already on stderr
+        case .returned(.int(let n)) where !(0...255).contains(n):
+            FileHandle.standardError.write(Data("vm: main returned \(n), which is not an exit status (0 to 255)\n".utf8))
+        case .returned(.int), .returned(.atom("normal")), .returned(.atom("ok")), .returned(.nil), .halted, .stopped:
+            break
+        case .returned(let value):
+            FileHandle.standardError.write(Data("vm: main returned \(value)\n".utf8))
+        case .failed:
+            break  // the report, with its stack trace, is already on stderr
         case .exited(let reason):
             FileHandle.standardError.write(Data("vm: main exited with reason \(reason)\n".utf8))
-            Foundation.exit(ExitCodes.runtimeError)
-        case .halted(let code): Foundation.exit(code)
-        case .stopped: Foundation.exit(ExitCodes.runtimeError)
+        case .limitReached(let limit):
+            FileHandle.standardError.write(Data("vm: stopped: \(limit)\n".utf8))
         }
+        Foundation.exit(status.commandStatus)
     }
 }
 
@@ -203,19 +240,64 @@ struct Check: ParsableCommand {
     }
 }
 
-/// Formats `--stats` output.
+/// How `vm run` stops on SIGINT, SIGTERM or SIGHUP: the signal thread shuts the VM down (every
+/// process ends, `runMain` returns), and the main thread prints `--stats` if asked, flushes
+/// what was printed and ends by the same signal, so the shell shows 130 or 143.
+enum Termination {
+    /// The VM to stop.
+    private static let target = Mutex<VM?>(nil)
+    /// The signal that arrived (0: none).
+    private static let received = Atomic<Int32>(0)
+
+    /// The signal that stopped the run, if one did.
+    static var signal: Int32? {
+        let signal = received.load(ordering: .acquiring)
+        return signal == 0 ? nil : signal
+    }
+
+    /// From now on a termination signal stops `vm`.
+    static func watch(_ vm: VM) {
+        target.withLock { $0 = vm }
+        HostSignals.onTermination { signal in Termination.stop(signal) ? 1 : 0 }
+    }
+
+    /// On the signal thread: records `signal` and shuts the VM down. False when there is no VM
+    /// yet (the default ending then applies).
+    private static func stop(_ signal: Int32) -> Bool {
+        guard let vm = target.withLock({ $0 }) else { return false }
+        received.store(signal, ordering: .releasing)
+        vm.shutdown()
+        return true
+    }
+}
+
+/// Formats `--stats` output: the run as a whole in words, then one row per worker.
 enum StatsReport {
-    static func text(_ s: Statistics) -> String {
+    static func text(_ s: Statistics, wallTime: Duration) -> String {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        let wall = Double(wallTime.components.seconds) + Double(wallTime.components.attoseconds) / 1e18
+        let peakMegabytes = Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+        var out = String(format: "time: %.3f s of wall-clock time, %.3f s of CPU time (%.1f cores busy on average)\n",
+                         wall, cpu, wall > 0 ? cpu / wall : 0)
+        out += String(format: "memory: %.1f MB at the peak (resident set size of the whole vm process)\n", peakMegabytes)
+        let sent = s.workers.reduce(0) { $0 + $1.messagesSent }, spawned = s.workers.reduce(0) { $0 + $1.spawned }
+        out += "processes: \(spawned) spawned by processes, at most \(s.peakProcesses) alive at once, \(s.crashes) ended with an error\n"
+        out += "messages: \(sent) sent; timeouts: \(s.timeoutsFired) fired, \(s.timeoutsPurged) cancelled entries purged\n"
+        if let io = s.io {
+            out += "io: \(io.operations) operations, \(io.bytesRead) bytes read, \(io.bytesWritten) bytes written, \(io.openHandles) handles still open\n"
+        }
+        out += "workers (slices: process turns run; steals: turns taken from another worker's queue; parks: times idle;\n"
+        out += "         next-slot: turns run from the slot that gives a woken receiver the sender's core):\n"
         func row(_ cells: [String]) -> String { cells.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined() + "\n" }
-        var out = row(["worker", "slices", "steals", "parks", "wakeups", "sent", "received", "spawned", "next-slot"])
+        out += row(["worker", "slices", "steals", "parks", "wakeups", "sent", "received", "spawned", "next-slot"])
         for (i, w) in s.workers.enumerated() {
             out += row(["\(i)", "\(w.slices)", "\(w.steals)", "\(w.parks)", "\(w.wakeups)", "\(w.messagesSent)",
                         "\(w.messagesReceived)", "\(w.spawned)", "\(w.nextSlotRuns)"])
         }
-        out += "wake-ups issued \(s.wakeups), peak processes \(s.peakProcesses), timeouts fired \(s.timeoutsFired), purged \(s.timeoutsPurged), crashes \(s.crashes)\n"
-        if let io = s.io {
-            out += "io: \(io.operations) operations, \(io.bytesRead) bytes read, \(io.bytesWritten) bytes written, \(io.openHandles) handles open\n"
-        }
+        out += "wake-ups issued to parked workers: \(s.wakeups)\n"
         return out
     }
 }

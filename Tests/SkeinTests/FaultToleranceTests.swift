@@ -103,7 +103,7 @@ import Testing
             end
             """
             let r = try runProgram(source, workers: workers)
-            #expect(r.status == .returned, "seed \(seed): \(r.status)")
+            #expect(r.status.hasReturned, "seed \(seed): \(r.status)")
             var seen: [String: Int] = ["normal": 0, "division_by_zero": 0, "custom": 0, "killed": 0]
             for line in r.output.split(separator: "\n") {
                 let name = line.hasPrefix(":") ? String(line.dropFirst()) : String(line)
@@ -392,7 +392,8 @@ import Testing
         end
         """)
         #expect(r.output == "{:oops, 1}\n1\nfail_deep/1\n", "\(r.output)")
-        guard case .failed(let report) = r.status else { Issue.record("\(r.status)"); return }
+        guard case .failed(let error) = r.status else { Issue.record("\(r.status)"); return }
+        let report = error.description
         #expect(report.contains("in function fail_deep/1"))
         #expect(report.contains("called from fail_deep/1 line 4 (and 2 more frames like it)"), "\(report)")
         #expect(report.contains("called from main/0"), "\(report)")

@@ -22,7 +22,7 @@ import Testing
         """, workers: 1, output: out, functions: [
             "describe": HostFunction(arity: 2) { args in .tuple([.atom("got"), args[0], .int(Int64(args.count))]) },
         ])
-        #expect(vm.runMain() == .returned)
+        #expect(vm.runMain().hasReturned)
         vm.shutdown()
         #expect(out.value == "{:got, {:point, 3, \"x\"}, 2}\n")
     }
@@ -49,7 +49,7 @@ import Testing
             ret   r1
         end
         """, workers: 2, output: out, functions: ["boom": HostFunction(arity: 0) { _ in throw Boom() }])
-        #expect(vm.runMain() == .returned)
+        #expect(vm.runMain().hasReturned)
         vm.shutdown()
         #expect(out.value == ":alive\n")
     }
@@ -86,9 +86,91 @@ import Testing
             """, workers: 2, output: out, functions: [
                 "block": HostFunction(arity: 0) { _ in usleep(500_000); return .nil },
             ])
-            #expect(vm.runMain() == .returned)
+            #expect(vm.runMain().hasReturned)
             vm.shutdown()
             #expect(out.value == ":waiter_ran\n:block_returned\n")
         }
+    }
+
+    /// A host function is told which process called it.
+    @Test func hostFunctionsKnowTheirCaller() throws {
+        let out = Capture()
+        let vm = try Self.vm("""
+        func main/0
+            self     r0
+            callhost r1, "whoami", r0, 1
+            print    r1
+            ret      r1
+        end
+        """, workers: 1, output: out, functions: [
+            "whoami": HostFunction(arity: 1) { call, args in .bool(call.caller == args[0] && call.name == "whoami") },
+        ])
+        #expect(vm.runMain() == .returned(.bool(true)))
+        vm.shutdown()
+    }
+
+    /// An async host function suspends its caller, not the worker: with one worker, 50
+    /// processes each wait in a host function that only returns once all 50 have called it.
+    /// Were the worker blocked by the first call, the others could never call and the run would
+    /// hang; a thrown error is a runtime error of the caller.
+    @Test func asyncHostFunctionsSuspendTheCallerNotTheWorker() throws {
+        let arrived = Locked(0)
+        let allArrived = AsyncGate()
+        let out = Capture()
+        let vm = try Self.vm("""
+        func waiter/2
+            callhost r2, "rendezvous", r1, 1
+            send     r0, r2
+            ret      r2
+        end
+        func main/0
+            self  r0
+            load  r1, 0
+        spawn_next:
+            spawn r2, waiter, r0
+            add   r1, r1, 1
+            jlt   r1, 50, spawn_next
+            load  r1, 0
+            load  r3, 0
+        collect:
+            recv  r4
+            add   r3, r3, r4
+            add   r1, r1, 1
+            jlt   r1, 50, collect
+            load  r4, :boom
+            callhost r5, "rendezvous", r4, 1
+            ret   r3
+        end
+        """, workers: 1, output: out, functions: [
+            "rendezvous": HostFunction(arity: 1) { _, args in
+                guard case .int(let n) = args[0] else { throw HostSideError() }
+                if arrived.withLock({ $0 += 1; return $0 }) == 50 { await allArrived.open() }
+                await allArrived.wait()
+                return .int(n * 2)
+            },
+        ])
+        let status = vm.runMain()
+        vm.shutdown()
+        guard case .failed(let error) = status else { Issue.record("\(status)"); return }
+        #expect(error.kind == .raised && error.detail.contains("HostSideError"), "\(error)")
+        #expect(arrived.withLock { $0 } == 50)
+    }
+}
+
+/// The error the test's host function throws.
+struct HostSideError: Error {}
+
+/// A gate tasks wait at until it is opened.
+actor AsyncGate {
+    private var isOpen = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    func open() {
+        isOpen = true
+        waiting.forEach { $0.resume() }
+        waiting.removeAll()
+    }
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiting.append($0) }
     }
 }

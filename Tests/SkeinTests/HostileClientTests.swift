@@ -234,9 +234,9 @@ import Testing
         try Self.expectServes(server, .http, after: "the slowloris connections timed out")
     }
 
-    /// At the descriptor limit (RLIMIT_NOFILE 64 for the `vm` process), surplus connections are
-    /// dropped (libuv accepts and closes them with a reserve descriptor), connections already
-    /// open keep working, and new clients are accepted again once descriptors are free.
+    /// At the descriptor limit (RLIMIT_NOFILE 64 for the `vm` process), surplus connections wait
+    /// in the kernel's queue while the acceptor is told `:EMFILE`, connections already open keep
+    /// working, and new clients are accepted again once descriptors are free.
     @Test func acceptingAtTheDescriptorLimitDegradesGracefully() throws {
         let server = try ExampleServer(Target.echo.rawValue, launcher: ["/bin/sh", "-c", "ulimit -n 64 && exec \"$0\" \"$@\""])
         let first = try Self.client(server.port)
@@ -279,5 +279,78 @@ import Testing
             if !served { usleep(500_000) }
         }
         #expect(served, "idle connections locked new clients out")
+    }
+
+    /// At the descriptor limit the acceptor gets `{:error, :EMFILE, …}` (libuv's reserve-descriptor
+    /// trick used to drop the connection and tell nobody), connections already open keep
+    /// working, and the connection that did not fit is accepted once descriptors are free.
+    @Test func acceptAtTheDescriptorLimitIsAnErrorValueOfTheAcceptor() throws {
+        let program = FileManager.default.temporaryDirectory.appendingPathComponent("emfile-\(UUID().uuidString).ska")
+        try """
+        func connection/1               ; echoes lines until the client closes
+        loop:
+            io    r1, :read_line, r0, 1
+            get   r2, r1, 0
+            jne   r2, :ok, done
+            get   r3, r1, 1
+            load  r4, "\\n"
+            concat r3, r3, r4
+            move  r5, r0
+            move  r6, r3
+            io    r7, :write, r5, 2
+            jmp   loop
+        done:
+            io    r8, :close, r0, 1
+            ret   r8
+        end
+
+        func main/0
+            load  r0, "127.0.0.1"
+            load  r1, 0
+            io    r2, :tcp_listen, r0, 2
+            get   r4, r2, 1
+            io    r5, :local_address, r4, 1
+            get   r6, r5, 1
+            get   r7, r6, 1
+            tostr r7, r7
+            load  r8, "listening on 127.0.0.1:"
+            concat r8, r8, r7
+            print r8
+            load  r11, false            ; printed the first error yet?
+        accept:
+            io    r7, :tcp_accept, r4, 1
+            get   r3, r7, 0
+            jne   r3, :ok, failed
+            get   r8, r7, 1
+            spawn r9, connection, r8
+            jmp   accept
+        failed:
+            jeq   r11, true, quiet
+            load  r11, true
+            print r7                    ; {:error, :EMFILE, "..."}
+        quiet:
+            sleep 20
+            jmp   accept
+        end
+        """.write(to: program, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: program) }
+        let server = try ExampleServer(program: program.path, launcher: ["/bin/sh", "-c", "ulimit -n 32 && exec \"$0\" \"$@\""])
+        let first = try Self.client(server.port)
+        defer { close(first) }
+        var crowd: [Int32] = []
+        defer { crowd.forEach { close($0) } }
+        for _ in 0..<40 { crowd.append(try Self.client(server.port)) }
+        let report = server.nextLine(waitingAtMost: 20_000)
+        #expect(report.contains("error") && report.contains("EMFILE"), "the acceptor was told \(report.debugDescription)")
+        #expect(server.isRunning)
+        IOTests.send(first, Array("still here\n".utf8))
+        #expect(IOTests.receive(first, count: 11) == Array("still here\n".utf8), "an open connection was harmed")
+        // The last of the crowd did not fit; it is still queued, and is served once others leave.
+        let last = crowd.removeLast()
+        defer { close(last) }
+        crowd.forEach { close($0) }
+        crowd.removeAll()
+        IOTests.send(last, Array("queued\n".utf8))
+        #expect(IOTests.receive(last, count: 7) == Array("queued\n".utf8), "the queued connection was dropped")
     }
 }

@@ -12,8 +12,13 @@ final class ExampleServer {
 
     /// Runs `vm-examples/EXAMPLE`. `launcher` runs before `vm` (e.g. a shell that lowers a
     /// limit, then execs its arguments).
-    init(_ example: String, launcher: [String] = []) throws {
-        let program = repositoryRoot.appendingPathComponent("vm-examples/\(example)").path
+    convenience init(_ example: String, launcher: [String] = []) throws {
+        try self.init(program: repositoryRoot.appendingPathComponent("vm-examples/\(example)").path, launcher: launcher)
+    }
+
+    /// Runs the program at `program` (any path) like an example.
+    init(program: String, launcher: [String] = []) throws {
+        let example = (program as NSString).lastPathComponent
         let command = launcher + [vmExecutable, "run", "--workers", "2", program, "0"]
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -39,6 +44,11 @@ final class ExampleServer {
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+
+    /// The next line the server prints ("" if none comes within `milliseconds` per byte).
+    func nextLine(waitingAtMost milliseconds: Int32) -> String {
+        Self.line(output.fileHandleForReading.fileDescriptor, waitingAtMost: milliseconds)
     }
 
     /// The next line written to `fd`, reading while it comes within `milliseconds` per byte.
@@ -244,9 +254,12 @@ final class ExampleServer {
     }
 
     /// Found: stdout is block-buffered, and what a program printed was lost when the VM was
-    /// ended by a signal. Now SIGTERM flushes it and still ends `vm` by SIGTERM.
-    @Test func outputSurvivesSIGTERM() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-term-\(getpid())")
+    /// ended by a signal. Now SIGTERM and SIGINT stop the VM's processes, flush what was
+    /// printed, print `--stats`, and still end `vm` by the same signal (130/143 in a shell); a
+    /// fatal signal writes out what was printed with write(2) alone (no stats then).
+    @Test(arguments: [SIGTERM, SIGINT, SIGABRT, SIGSEGV, SIGBUS])
+    func outputSurvivesSignals(_ signal: Int32) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skein-term-\(getpid())-\(signal)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = dir.appendingPathComponent("sleeper.ska")
@@ -270,7 +283,9 @@ final class ExampleServer {
         #expect(FileManager.default.createFile(atPath: output.path, contents: nil))
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: vmExecutable)
-        process.arguments = ["run", program.path]
+        process.arguments = ["run", "--stats", program.path]
+        // The Swift runtime's backtracer would take over a fatal signal (and take its time).
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: output)
         let errors = Pipe()
         process.standardError = errors
@@ -283,10 +298,14 @@ final class ExampleServer {
             if n <= 0 { break }
             report += chunk[..<n]
         }
-        kill(process.processIdentifier, SIGTERM)
+        kill(process.processIdentifier, signal)
         process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
         #expect(try String(contentsOf: output, encoding: .utf8) == "printed before the signal\n")
+        let stats = String(decoding: report + errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if signal == SIGTERM || signal == SIGINT {
+            #expect(stats.contains("of wall-clock time") && stats.contains("at the peak") && stats.contains("1 spawned by processes"), "\(stats)")
+        }
     }
 }
 
@@ -443,6 +462,37 @@ final class ExampleServer {
         guard case .incomplete = buffer.takeLine(limit: 8) else { Issue.record("data from nowhere"); return }
     }
 
+    /// libuv's path: reads land in the space `reserve` gives (no copy), pieces are handed out in
+    /// place, and growing or compacting the storage keeps what is buffered and where the search
+    /// stopped.
+    @Test func readsIntoReservedSpaceAndHandsPiecesOutInPlace() {
+        var buffer = ReceiveBuffer()
+        func read(_ text: String) {
+            let bytes = Array(text.utf8)
+            let space = buffer.reserve()
+            #expect(space.count >= ReceiveBuffer.minimumRead)
+            bytes.withUnsafeBytes { space.copyMemory(from: $0) }
+            buffer.commit(bytes.count)
+        }
+        read("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2")
+        guard case .piece(let head) = buffer.find(through: Array("\r\n\r\n".utf8), limit: 1000) else {
+            Issue.record("no head"); return
+        }
+        #expect(buffer.hand(head) { String(decoding: $0, as: UTF8.self) } == "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(buffer.count == 6)
+        // Many more reads than the first allocation holds: the storage grows (or compacts) and
+        // the half-line already buffered stays in front, searched once.
+        let filler = String(repeating: "y", count: 3000)
+        for _ in 0..<20 { read(filler) }
+        let searched = buffer.bytesSearched
+        guard case .incomplete = buffer.findLine(limit: .max) else { Issue.record("a line from nowhere"); return }
+        read("\n")
+        guard case .piece(let line) = buffer.findLine(limit: .max) else { Issue.record("no line"); return }
+        #expect(buffer.hand(line) { Array($0) } == Array(("GET /2" + String(repeating: filler, count: 20)).utf8))
+        #expect(buffer.bytesSearched - searched <= 6 + 20 * 3000 + 1)
+        #expect(buffer.count == 0)
+    }
+
     /// The search resumes where it stopped: a line that arrives a byte at a time costs as many
     /// comparisons as it has bytes (before, every chunk rescanned the whole buffer: 100 MB
     /// without a newline took 106 s of CPU).
@@ -530,5 +580,103 @@ final class ExampleServer {
         #expect(lines.last == 64)
         while !reader.isFinished { usleep(10_000) }
         #expect(drained.withLock { $0 } == 64 << 20)
+    }
+}
+
+/// IO operations are resolved from their atoms when a program is loaded.
+@Suite struct IOOperationLoadingTests {
+    /// A binary whose `io` names an operation that does not exist (the assembler would refuse
+    /// to write it; a mutated or hand-made module can hold it) is rejected by the verifier, with
+    /// the function and the instruction's position, before anything runs.
+    @Test func anUnknownOperationIsRejectedAtLoadNamingFunctionAndPosition() throws {
+        var module = try Assembler.assemble("func main/0\n    load r1, 0\n    io r0, :close, r1, 1\n    ret r0\nend\n", file: "t.ska")
+        let index = try #require(module.atoms.firstIndex(of: "close"))
+        module.atoms[index] = "frobnicate"
+        #expect(throws: LoadError.self) { try Verifier.verify(module) }
+        do {
+            _ = try VM(module: module)
+            Issue.record("a module with an unknown IO operation loaded")
+        } catch {
+            #expect(error.location.hasPrefix("function main/0, word ") && error.location.hasSuffix(" (io)"), "\(error)")
+            #expect(error.message.contains("unknown IO operation :frobnicate"), "\(error)")
+        }
+    }
+
+    /// Every operation's name resolves to its kind and back, so the loader's table and the
+    /// assembler's check agree.
+    @Test func everyOperationNameResolves() {
+        for kind in IOOperationKind.allCases { #expect(IOOperationKind(name: kind.name) == kind) }
+        #expect(IOOperationKind(name: "frobnicate") == nil)
+    }
+}
+
+/// A process blocked in IO acts on an exit signal at once.
+@Suite struct IOInterruptTests {
+    /// A process blocked in `tcp_accept` is killed (`exit pid, :kill`) and one blocked in
+    /// `read_line` gets an exit signal (`:shutdown`): each ends at once, its monitor sees the
+    /// reason, and its handles are released (the killed acceptor's port can be listened on
+    /// again). Before, both stayed blocked until their IO completed: for ever here.
+    @Test func exitSignalsEndProcessesBlockedInAcceptAndRead() throws {
+        let r = try runProgram("""
+        func acceptor/1                 ; acceptor(parent): listens, sends its port, blocks in accept
+            load  r1, "127.0.0.1"
+            load  r2, 0
+            io    r3, :tcp_listen, r1, 2
+            get   r4, r3, 1
+            io    r5, :local_address, r4, 1
+            get   r6, r5, 1
+            get   r7, r6, 1
+            send  r0, r7
+            io    r8, :tcp_accept, r4, 1
+            ret   r8
+        end
+
+        func reader/1                   ; reader(port): connects, blocks reading a line that never comes
+            load  r1, "127.0.0.1"
+            move  r2, r0
+            io    r3, :tcp_connect, r1, 2
+            get   r4, r3, 1
+            io    r5, :read_line, r4, 1
+            ret   r5
+        end
+
+        func main/0
+            self  r0
+            spawn r1, acceptor, r0
+            recv  r2, 10000, stuck      ; the acceptor's port
+            monitor r3, r1
+            sleep 50                    ; (it is in its accept by now, most likely)
+            load  r4, :kill
+            exit  r1, r4
+            recv  r5, 10000, stuck      ; {:DOWN, ref, pid, :killed}
+            get   r6, r5, 3
+            print r6
+            load  r6, "127.0.0.1"
+            move  r7, r2
+            io    r8, :tcp_listen, r6, 2
+            get   r9, r8, 0
+            jne   r9, :ok, held         ; the killed acceptor still holds its port
+            get   r10, r8, 1
+            spawn r11, reader, r2
+            monitor r13, r11
+            io    r12, :tcp_accept, r10, 1
+            sleep 50                    ; (it is in its read by now, most likely)
+            load  r14, :shutdown
+            exit  r11, r14
+            recv  r15, 10000, stuck
+            get   r16, r15, 3
+            print r16
+            load  r0, :done
+            ret   r0
+        stuck:
+            load  r0, :stuck
+            print r0
+            ret   r0
+        held:
+            print r8
+            ret   r8
+        end
+        """, workers: 2)
+        #expect(r.output.split(separator: "\n").map(String.init) == [":killed", ":shutdown"], "\(r.output)")
     }
 }

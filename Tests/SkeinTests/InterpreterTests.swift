@@ -30,7 +30,7 @@ import Testing
             ret r0
         end
         """)
-        #expect(r.status == .returned)
+        #expect(r.status.hasReturned)
         #expect(r.output == "3\n1\n7.5\n4611686018427387904\n-4611686018427387904\n38\n{1, :ok, \"x\", {}, 2.0}\n:tuple\n")
     }
 
@@ -98,7 +98,7 @@ import Testing
             ret r2
         end
         """)
-        #expect(r.status == .returned)
+        #expect(r.status.hasReturned)
         #expect(r.output == "1000000\n")
     }
 
@@ -113,10 +113,13 @@ import Testing
     ])
     func runtimeErrorsNameKindFunctionAndLine(body: String, kind: String, line: Int) throws {
         let r = try runProgram("; program\n\nfunc main/0\n    \(body)\n    ret r0\nend\n", file: "err.ska")
-        guard case .failed(let message) = r.status else { Issue.record("did not fail"); return }
-        #expect(message.contains(kind))
-        #expect(message.contains("main/0"))
-        #expect(message.contains("err.ska:\(line)"))
+        guard case .failed(let error) = r.status else { Issue.record("did not fail"); return }
+        #expect(error.description.hasPrefix(kind))
+        #expect(error.function == "main/0")
+        #expect(error.line == line)
+        #expect(error.trace.first?.function == "main/0")
+        #expect(error.pid != nil, "a runtime failure names the process")
+        #expect(error.description.contains("err.ska:\(line)"))
         #expect(r.errors.contains(kind))
     }
 
@@ -133,8 +136,8 @@ import Testing
             ret r1
         end
         """)
-        guard case .failed(let message) = r.status else { Issue.record("did not fail"); return }
-        #expect(message.contains("stack overflow"))
+        guard case .failed(let error) = r.status else { Issue.record("did not fail"); return }
+        #expect(error.kind == .stackOverflow)
     }
 
     @Test func stringsConvert() throws {
@@ -163,10 +166,10 @@ import Testing
         let source = { (n: Int) in "func main/0\n    load r0, :vm\(n)\n    print r0\n    ret r0\nend\n" }
         let vm1 = try VM(module: try Assembler.assemble(source(1), file: "a"), options: .init(workers: 1, output: a.sink))
         let vm2 = try VM(module: try Assembler.assemble(source(2), file: "b"), options: .init(workers: 2, output: b.sink))
-        #expect(vm2.runMain() == .returned)
-        #expect(vm1.runMain() == .returned)
+        #expect(vm2.runMain() == .returned(.atom("vm2")))
+        #expect(vm1.runMain() == .returned(.atom("vm1")))
         vm1.shutdown()
-        #expect(vm2.runMain() == .returned)
+        #expect(vm2.runMain() == .returned(.atom("vm2")))
         vm2.shutdown()
         #expect(a.value == ":vm1\n")
         #expect(b.value == ":vm2\n:vm2\n")

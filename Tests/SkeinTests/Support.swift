@@ -43,10 +43,18 @@ func runProgram(_ source: String, workers: Int = 1, waitForAll: Bool = false, fi
         Issue.record("the program did not end within \(Int(timeLimit)) s; output so far: \(out.value)",
                      sourceLocation: sourceLocation)
         vm.shutdown()  // stops the workers; the thread waiting in runMain stays blocked
-        return RunResult(output: out.value, errors: err.value, status: .failed("time limit"))
+        return RunResult(output: out.value, errors: err.value, status: .stopped)
     }
     vm.shutdown()
     return RunResult(output: out.value, errors: err.value, status: status.withLock { $0! })
+}
+
+extension VM.ExitStatus {
+    /// Whether main returned (whatever its value).
+    var hasReturned: Bool {
+        if case .returned = self { return true }
+        return false
+    }
 }
 
 /// The repository root (tests run from anywhere).

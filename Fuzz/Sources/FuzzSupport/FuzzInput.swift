@@ -34,15 +34,7 @@ public enum FuzzInput {
 
     /// Whether any function of `module` contains an instruction with `opcode`.
     public static func module(_ module: Module, uses opcode: Opcode) -> Bool {
-        module.functions.contains { f in
-            var pc = 0
-            while pc < f.code.count {
-                guard let op = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) else { return false }
-                if op == opcode { return true }
-                pc += op.wordCount
-            }
-            return false
-        }
+        module.functions.contains { f in f.instructions.contains { $0.opcode == opcode } }
     }
 
     /// Writes `value` little-endian into four bytes of `bytes` from `offset`.

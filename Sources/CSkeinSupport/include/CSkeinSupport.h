@@ -22,6 +22,9 @@ void skein_write_stdout(const char *bytes, size_t count);
 void skein_write_stderr(const char *bytes, size_t count);
 /// Flushes stdout.
 void skein_flush_stdout(void);
+/// Writes out what stdout buffers with write(2) alone, taking no lock: for fatal-signal
+/// handlers (async-signal-safe; best effort).
+void skein_flush_stdout_in_signal_handler(void);
 /// Whether stdout was written since the last call or flush (and clears the mark).
 int skein_take_stdout_pending(void);
 /// From now on, a write to a closed stdout pipe (EPIPE) ends the process as SIGPIPE would.
@@ -34,5 +37,17 @@ void skein_ignore_sigpipe(void);
 /// then end the process with the same signal; fatal signals flush stdout when they can.
 /// Returns 0, or -1 if the signal thread could not be started.
 int skein_flush_output_on_termination(void);
+/// Installs the hook the signal thread calls first when SIGINT, SIGTERM or SIGHUP arrives
+/// (null removes it). A hook that returns nonzero takes over: it (or a thread it wakes) ends
+/// the process with `skein_die_of`; the grace alarm still ends it if that never happens.
+void skein_set_termination_hook(int (*hook)(int signal));
+/// Flushes stdout and stderr, then ends the process by `signal` with its default action, so
+/// the parent sees "killed by signal" (a shell shows 128 + signal).
+void skein_die_of(int signal) __attribute__((noreturn));
+
+/// Accepts a connection on the non-blocking listening socket `listener` as a non-blocking,
+/// close-on-exec socket (accept4): its descriptor, or minus the errno (-EAGAIN: none queued,
+/// -EMFILE: the descriptor limit).
+int skein_accept_nonblocking(int listener);
 
 #endif

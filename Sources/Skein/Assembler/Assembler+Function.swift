@@ -5,7 +5,7 @@ struct FunctionInProgress {
     struct LabelUse {
         var word: Int
         var field: OperandField
-        var label: String
+        var label: Symbol
         var line: Int
         var column: Int
     }
@@ -21,7 +21,6 @@ struct FunctionInProgress {
     var diagnosticsBefore = 0
     var code: [UInt64] = []
     var lines: [LineEntry] = []
-    var labels: [String: Int] = [:]
     var labelUses: [LabelUse] = []
     /// Operand fields that name the scratch register, whose number is known only at the end.
     var scratchUses: [(word: Int, field: OperandField)] = []
@@ -31,7 +30,17 @@ struct FunctionInProgress {
     var lineOverride: Int?
 }
 
+/// Where a label points: code position `pc` of the function numbered `owner` (in the order
+/// functions were started).
+struct LabelDefinition {
+    var owner: Int32
+    var pc: Int32
+}
+
 extension Assembler {
+    /// Code words from which a function's buffers are given to the module instead of copied.
+    static let largeFunctionWords = 4096
+
     /// Opens the function of the `func` line in `tokens`.
     mutating func startFunction(_ line: Int) {
         guard let (name, arity) = signature() else {
@@ -40,48 +49,62 @@ extension Assembler {
         }
         var declared: Int?
         if tokens.count > 4 {
-            if tokens.count == 7, case .identifier("regs") = tokens[4].kind, tokens[5].kind == .equals,
-               case .integer(let n) = tokens[6].kind, n >= 0, n <= BinaryFormat.maxRegisters {
-                declared = Int(n)
+            if tokens.count == 7, tokens[4].isKeyword(.regs), tokens[5].kind == .equals,
+               tokens[6].kind == .integer, tokens[6].payload >= 0, tokens[6].payload <= BinaryFormat.maxRegisters {
+                declared = Int(tokens[6].payload)
             } else {
                 report(line, tokens[4].column,
                        "unexpected text after the signature (only 'regs=N' may follow, N up to \(BinaryFormat.maxRegisters))")
             }
         }
-        function = FunctionInProgress(name: name, arity: arity, headerLine: line, headerColumn: tokens[0].column,
+        functionsStarted += 1  // forgets the labels of the previous function
+        // The buffers of the last function are kept, emptied: a function's code grows in capacity
+        // already there, and the module gets one exactly sized copy (see `finishFunction`).
+        var next = FunctionInProgress(name: string(name), arity: arity, headerLine: line, headerColumn: tokens[0].column,
                                       declaredRegisters: declared, diagnosticsBefore: diagnostics.count,
                                       highestRegister: arity - 1)
+        swap(&next.code, &function.code)
+        swap(&next.lines, &function.lines)
+        swap(&next.labelUses, &function.labelUses)
+        swap(&next.scratchUses, &function.scratchUses)
+        function = next
+        function.code.removeAll(keepingCapacity: true)
+        function.lines.removeAll(keepingCapacity: true)
+        function.labelUses.removeAll(keepingCapacity: true)
+        function.scratchUses.removeAll(keepingCapacity: true)
         inFunction = true
     }
 
     /// Assembles the line in `tokens`, which belongs to the current function.
     mutating func assembleInstruction(_ line: Int) {
-        if case .directive("line") = tokens[0].kind {
-            if tokens.count == 2, case .integer(let n) = tokens[1].kind, n > 0, n <= Int64(UInt32.max) {
-                function.lineOverride = Int(n)
+        if tokens[0].kind == .directive, tokens[0].symbol == Keyword.line.symbol {
+            if tokens.count == 2, tokens[1].kind == .integer, tokens[1].payload > 0, tokens[1].payload <= Int64(UInt32.max) {
+                function.lineOverride = Int(tokens[1].payload)
             } else {
                 report(line, tokens[0].column, ".line expects a positive line number")
             }
             return
         }
         var p = 0
-        while p < tokens.count, case .label(let label) = tokens[p].kind {
-            if function.labels.updateValue(function.code.count, forKey: label) != nil {
-                report(line, tokens[p].column, "label '\(label)' is defined twice in \(function.name)")
+        while p < tokens.count, tokens[p].kind == .label {
+            let label = tokens[p].symbol
+            if labels[label].owner == functionsStarted {
+                report(line, tokens[p].column, "label '\(string(label))' is defined twice in \(function.name)")
             }
+            labels[label] = LabelDefinition(owner: functionsStarted, pc: Int32(function.code.count))
             p += 1
         }
         guard p < tokens.count else { return }
-        guard case .identifier(let mnemonic) = tokens[p].kind else {
+        guard tokens[p].kind == .identifier else {
             report(line, tokens[p].column, "expected an instruction")
             return
         }
+        let mnemonic = tokens[p].symbol
         let column = tokens[p].column
-        guard let operands = parseOperands(from: p + 1, line: line),
-              let encoding = select(mnemonic, operands, line: line, column: column) else { return }
+        guard parseOperands(from: p + 1, line: line), let encoding = select(mnemonic, written, line: line, column: column) else { return }
         var preload: Encoding?
         if let scratch = encoding.scratch {
-            preload = select("load", [(.register(0), column), (.literal(scratch.value), column)], line: line, column: column)
+            preload = select(Keyword.load.symbol, [(.register(0), column), (.literal(scratch.value), column)], line: line, column: column)
             guard preload != nil else { return }
         }
         let words = encoding.opcode.wordCount + (preload?.opcode.wordCount ?? 0)
@@ -98,14 +121,15 @@ extension Assembler {
         }
         if let preload {
             function.scratchUses.append((function.code.count, .a))
-            emit(preload, line: line, scratchOperand: 0)
+            emit(preload, nil, line: line, scratchOperand: 0)
         }
         if let scratch = encoding.scratch { function.scratchUses.append((function.code.count, scratch.field)) }
-        emit(encoding, line: line, scratchOperand: encoding.scratch?.operand)
+        emit(encoding, written, line: line, scratchOperand: encoding.scratch?.operand)
     }
 
-    /// Appends the words of one instruction to the function, noting its registers and label use.
-    private mutating func emit(_ encoding: Encoding, line: Int, scratchOperand: Int?) {
+    /// Appends the words of one instruction to the function, noting its registers and the labels
+    /// among its `written` operands.
+    private mutating func emit(_ encoding: Encoding, _ written: [(operand: Operand, column: Int)]?, line: Int, scratchOperand: Int?) {
         let opcode = encoding.opcode
         for (k, spec) in opcode.operands.enumerated() where spec.kind == .register && k != scratchOperand {
             function.highestRegister = max(function.highestRegister, encoding.values[k])
@@ -115,9 +139,13 @@ extension Assembler {
             let count = run.count.map { encoding.values[$0] } ?? calleeArity(opcode, encoding.values)
             if count > 0 { function.highestRegister = max(function.highestRegister, encoding.values[run.start] + count - 1) }
         }
-        for label in encoding.labels {
-            function.labelUses.append(FunctionInProgress.LabelUse(word: function.code.count, field: label.field, label: label.name,
-                                                           line: line, column: label.column))
+        if let written {
+            for (k, spec) in opcode.operands.enumerated() where spec.kind == .label {
+                // `encode` accepts only a name for a label operand.
+                guard case .name(let label) = written[k].operand else { continue }
+                function.labelUses.append(FunctionInProgress.LabelUse(word: function.code.count, field: spec.field, label: label,
+                                                                      line: line, column: written[k].column))
+            }
         }
         let encoded = Instruction.encode(opcode, encoding.values)
         function.code.append(encoded.word)
@@ -129,32 +157,45 @@ extension Assembler {
     /// scratch register after every other) and checks what the verifier will check.
     mutating func finishFunction(sawEnd: Bool) {
         guard inFunction else { return }
-        var f = function
-        function = FunctionInProgress()
         inFunction = false
+        // A small function's code and lines go to the module as exactly sized copies, and the
+        // buffers stay for the next function. A large function's buffers go to the module as they
+        // are (copying every word would cost more than the spare capacity is worth).
+        var code: [UInt64] = []
+        var lines: [LineEntry] = []
+        if function.code.count >= Assembler.largeFunctionWords {
+            swap(&code, &function.code)
+            swap(&lines, &function.lines)
+        } else {
+            code = function.code.withUnsafeBufferPointer { Array($0) }
+            lines = function.lines.withUnsafeBufferPointer { Array($0) }
+        }
+        let f = function  // the other buffers are only read below, and kept for the next function
         let (line, column) = (f.headerLine, f.headerColumn)
         if !sawEnd { report(line, column, "function \(f.name) has no 'end'") }
         for use in f.labelUses {
-            guard let target = f.labels[use.label] else {
-                report(use.line, use.column, "unknown label '\(use.label)' in function \(f.name)")
+            let definition = labels[use.label]
+            guard definition.owner == functionsStarted else {
+                report(use.line, use.column, "unknown label '\(string(use.label))' in function \(f.name)")
                 continue
             }
+            let target = Int(definition.pc)
             // A label after the last instruction marks no instruction: the verifier would
             // refuse the jump (found by the assembler fuzzer).
-            guard target < f.code.count else {
-                report(use.line, use.column, "label '\(use.label)' is at the end of function \(f.name), with no instruction after it to jump to")
+            guard target < code.count else {
+                report(use.line, use.column, "label '\(string(use.label))' is at the end of function \(f.name), with no instruction after it to jump to")
                 continue
             }
             if use.field == .x {
-                f.code[use.word + 1] = UInt64(target)
+                code[use.word + 1] = UInt64(target)
             } else {
-                f.code[use.word] |= UInt64(target) << use.field.layout.shift
+                code[use.word] |= UInt64(target) << use.field.layout.shift
             }
         }
         if diagnostics.count == f.diagnosticsBefore {
             if let last = f.lastOpcode, !last.isTerminator {
                 report(line, column, "function \(f.name) can fall off its end: finish it with ret, tailcall, jmp or raise")
-            } else if f.code.isEmpty {
+            } else if code.isEmpty {
                 report(line, column, "function \(f.name) has no instructions")
             }
         }
@@ -170,14 +211,14 @@ extension Assembler {
             let scratch = registers
             registers += 1
             if scratch < BinaryFormat.maxRegisters {
-                for use in f.scratchUses { f.code[use.word] |= UInt64(scratch) << use.field.layout.shift }
+                for use in f.scratchUses { code[use.word] |= UInt64(scratch) << use.field.layout.shift }
             }
         }
         if registers > BinaryFormat.maxRegisters {
             let why = f.scratchUses.isEmpty ? "" : " (one of them holds constants too large for their instructions)"
             report(line, column, "function \(f.name) needs \(registers) registers\(why); at most \(BinaryFormat.maxRegisters) are allowed")
         }
-        finishedCodeWords += f.code.count
-        functions.append(FunctionDefinition(name: f.name, arity: f.arity, registerCount: registers, code: f.code, lines: f.lines))
+        finishedCodeWords += code.count
+        functions.append(FunctionDefinition(name: f.name, arity: f.arity, registerCount: registers, code: code, lines: lines))
     }
 }

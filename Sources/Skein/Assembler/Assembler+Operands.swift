@@ -15,83 +15,43 @@ extension Assembler {
     struct Encoding {
         var opcode: Opcode
         /// Operand values in `opcode.operands` order (labels and the scratch register are 0 until
-        /// the function ends).
+        /// the function ends; the label operands are names among the written operands).
         var values = OperandValues()
-        /// The label operands (`recvwait` with a timeout has two), with their columns.
-        var labels: [(field: OperandField, name: String, column: Int)] = []
         /// The operand that names the scratch register, and the value to load into it first.
         var scratch: (operand: Int, field: OperandField, value: Literal)?
     }
 
-    /// The values of an instruction's operands (at most four), kept inline: the assembler builds
-    /// one for every form it tries, and an array each time was a good part of its time.
-    struct OperandValues: RandomAccessCollection {
-        private var storage: (Int, Int, Int, Int) = (0, 0, 0, 0)
-        private(set) var endIndex = 0
-        var startIndex: Int { 0 }
-
-        subscript(index: Int) -> Int {
-            switch index {
-            case 0: storage.0
-            case 1: storage.1
-            case 2: storage.2
-            default: storage.3
-            }
-        }
-
-        mutating func append(_ value: Int) {
-            switch endIndex {
-            case 0: storage.0 = value
-            case 1: storage.1 = value
-            case 2: storage.2 = value
-            case 3: storage.3 = value
-            default: fatalError("an instruction has at most four operands")
-            }
-            endIndex += 1
-        }
-    }
-
-    /// Instruction forms by the name they are written with (canonical mnemonic or family),
-    /// immediate forms first so the compact encoding wins when the value fits.
-    private static let forms: [String: [Opcode]] = {
-        var table: [String: [Opcode]] = [:]
-        for opcode in Opcode.allCases {
-            table[opcode.mnemonic, default: []].append(opcode)
-            if opcode.family != opcode.mnemonic { table[opcode.family, default: []].append(opcode) }
-        }
-        func hasImmediate(_ opcode: Opcode) -> Bool { opcode.operands.contains { $0.kind == .immediate } }
-        return table.mapValues { forms in forms.filter(hasImmediate) + forms.filter { !hasImmediate($0) } }
-    }()
-
     // MARK: Parsing
 
-    /// The operands in `tokens[start...]`, separated by commas.
-    mutating func parseOperands(from start: Int, line: Int) -> [(operand: Operand, column: Int)]? {
-        var out: [(operand: Operand, column: Int)] = []
+    /// The operands in `tokens[start...]`, separated by commas, into `written` (one buffer, reused
+    /// for every instruction); false after reporting an error.
+    mutating func parseOperands(from start: Int, line: Int) -> Bool {
+        written.removeAll(keepingCapacity: true)
         var p = start
         while p < tokens.count {
             let column = tokens[p].column
-            switch tokens[p].kind {
-            case .register(let r):
-                out.append((.register(r), column))
+            let token = tokens[p]
+            switch token.kind {
+            case .register:
+                written.append((.register(token.register), column))
                 p += 1
-            case .identifier(let name) where name != "nil" && name != "true" && name != "false":
-                out.append((.name(name), column))
+            case .identifier where !token.isKeyword(.nil) && !token.isKeyword(.true) && !token.isKeyword(.false):
+                written.append((.name(token.symbol), column))
                 p += 1
             default:
-                guard let (literal, _) = parseLiteral(&p, line: line, level: 0) else { return nil }
-                out.append((.literal(literal), column))
+                guard let (literal, _) = parseLiteral(&p, line: line, level: 0) else { return false }
+                written.append((.literal(literal), column))
             }
             if p < tokens.count {
                 guard tokens[p].kind == .comma else {
                     report(line, tokens[p].column, "expected ',' between operands")
-                    return nil
+                    return false
                 }
                 p += 1
-                if p == tokens.count { report(line, tokens[p - 1].column, "operand missing after ','"); return nil }
+                if p == tokens.count { report(line, tokens[p - 1].column, "operand missing after ','"); return false }
             }
         }
-        return out
+        return true
     }
 
     /// Parses one literal at `tokens[p]` inside `level` enclosing tuples, advancing `p`; returns it
@@ -103,21 +63,21 @@ extension Assembler {
         p += 1
         let limit = BinaryFormat.maxConstantDepth
         switch token.kind {
-        case .integer(let n): return (.int(n), 0)
-        case .float(let d): return (.float(d), 0)
-        case .string(let s): return (.string(s), 0)
-        case .atom(let a): return (.atom(a), 0)
-        case .functionRef(let f): return (.function(f), 0)
-        case .identifier("nil"): return (.nil, 0)
-        case .identifier("true"): return (.bool(true), 0)
-        case .identifier("false"): return (.bool(false), 0)
-        case .identifier(let name):
-            guard let named = constantsByName[name] else {
-                report(line, token.column, "unknown constant '\(name)'")
+        case .integer: return (.int(token.payload), 0)
+        case .float: return (.float(bitPattern: UInt64(bitPattern: token.payload)), 0)
+        case .string: return (.string(token.symbol), 0)
+        case .atom: return (.atom(token.symbol), 0)
+        case .functionRef: return (.function(token.symbol), 0)
+        case .identifier where token.isKeyword(.nil): return (.nil, 0)
+        case .identifier where token.isKeyword(.true): return (.bool(true), 0)
+        case .identifier where token.isKeyword(.false): return (.bool(false), 0)
+        case .identifier:
+            guard let named = constantsByName[token.symbol] else {
+                report(line, token.column, "unknown constant '\(string(token.symbol))'")
                 return nil
             }
             guard level + named.depth <= limit else {
-                report(line, token.column, "tuples nest deeper than \(limit) levels here (\(name) adds \(named.depth)); "
+                report(line, token.column, "tuples nest deeper than \(limit) levels here (\(string(token.symbol)) adds \(named.depth)); "
                        + "\(limit) is the binary format's limit")
                 return nil
             }
@@ -129,13 +89,13 @@ extension Assembler {
             }
             var elements: [Literal] = []
             var depth = 1
-            if p < tokens.count, tokens[p].kind == .rightBrace { p += 1; return (.tuple([]), 1) }
+            if p < tokens.count, tokens[p].kind == .rightBrace { p += 1; return (.tuple(tuple([])), 1) }
             while true {
                 guard let (element, elementDepth) = parseLiteral(&p, line: line, level: level + 1) else { return nil }
                 elements.append(element)
                 depth = max(depth, elementDepth + 1)
                 guard p < tokens.count else { report(line, token.column, "unclosed '{'"); return nil }
-                if tokens[p].kind == .rightBrace { p += 1; return (.tuple(elements), depth) }
+                if tokens[p].kind == .rightBrace { p += 1; return (.tuple(tuple(elements)), depth) }
                 guard tokens[p].kind == .comma else { report(line, tokens[p].column, "expected ',' or '}' in a tuple"); return nil }
                 p += 1
             }
@@ -145,13 +105,23 @@ extension Assembler {
         }
     }
 
+    /// The id of the tuple literal with `elements`, made on first use.
+    private mutating func tuple(_ elements: [Literal]) -> TupleID {
+        if let id = tupleIndex[elements] { return id }
+        let id = TupleID(id: Int32(tuples.count))
+        tuples.append(elements)
+        tupleIndex[elements] = id
+        return id
+    }
+
     // MARK: Choosing the form
 
     /// Picks the instruction form that fits the operands and encodes their values; a value too
     /// large for every form that takes one goes through the scratch register.
-    mutating func select(_ mnemonic: String, _ written: [(operand: Operand, column: Int)], line: Int, column: Int) -> Encoding? {
-        guard let candidates = Assembler.forms[mnemonic] else {
-            report(line, column, "unknown instruction '\(mnemonic)'")
+    mutating func select(_ mnemonic: Symbol, _ written: [(operand: Operand, column: Int)], line: Int, column: Int) -> Encoding? {
+        let candidates = vocabulary.forms(of: mnemonic)
+        guard !candidates.isEmpty else {
+            report(line, column, "unknown instruction '\(string(mnemonic))'")
             return nil
         }
         var written = written
@@ -177,8 +147,9 @@ extension Assembler {
                 }
             }
         }
-        let forms = candidates.map { op in "\(mnemonic) " + op.operands.map(describe).joined(separator: ", ") }
-        report(line, column, "operands do not fit \(mnemonic); expected " + forms.joined(separator: " or "))
+        let name = string(mnemonic)
+        let forms = candidates.map { op in "\(name) " + op.operands.map(describe).joined(separator: ", ") }
+        report(line, column, "operands do not fit \(name); expected " + forms.joined(separator: " or "))
         return nil
     }
 
@@ -206,9 +177,8 @@ extension Assembler {
     /// Encodes `operands` for `opcode`, or `nil` if one does not fit.
     private mutating func encode(_ opcode: Opcode, _ operands: [(operand: Operand, column: Int)]) -> Encoding? {
         var encoding = Encoding(opcode: opcode)
-        for (spec, (operand, column)) in zip(opcode.operands, operands) {
+        for (spec, (operand, _)) in zip(opcode.operands, operands) {
             guard let value = operandValue(spec, operand) else { return nil }
-            if spec.kind == .label, case .name(let label) = operand { encoding.labels.append((spec.field, label, column)) }
             encoding.values.append(value)
         }
         return encoding
@@ -229,13 +199,13 @@ extension Assembler {
             }
         }
         guard encoding.opcode == .io else { return encoding }
-        let known = IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", ")
-        guard case .atom(let a) = constants[values[1]], let arity = IOOperations.arities[atoms[Int(a)]] else {
-            report(line, written[1].column, "unknown IO operation; known: \(known)")
+        let operation: String? = if case .atom(let a) = constants[values[1]] { atoms[Int(a)] } else { nil }
+        guard let kind = operation.flatMap(IOOperationKind.init(name:)) else {
+            report(line, written[1].column, IOOperationKind.unknown(operation))
             return nil
         }
-        guard arity.contains(values[3]) else {
-            report(line, written[3].column, "IO operation :\(atoms[Int(a)]) takes \(IOOperations.describe(arity)), not \(values[3])")
+        guard kind.arity.contains(values[3]) else {
+            report(line, written[3].column, kind.wrongCount(values[3]))
             return nil
         }
         return encoding
@@ -272,7 +242,8 @@ extension Assembler {
             guard case .int(let n)? = literal(operand), n >= 0, n < Int64(1) << bits else { return nil }
             return Int(n)
         case (.function, .name(let f)), (.function, .literal(.function(let f))):
-            return functionIndex[f]
+            let index = functionIndex[f]
+            return index >= 0 ? Int(index) : nil
         case (.label, .name):
             return 0  // resolved when the function ends
         case (.constant, .literal), (.constant, .name):
@@ -287,10 +258,12 @@ extension Assembler {
 
     /// The constant pool index of `literal`, adding it (and its atoms) on first use.
     private mutating func pool(_ literal: Literal) -> Int? {
+        // Keyed by literal, which is the constant's identity (see `Literal`), so a constant used
+        // again is found without making its strings or resolving it.
+        if let index = constantIndex[literal] { return index }
         guard let constant = resolve(literal) else { return nil }
-        if let index = constantIndex[constant] { return index }
         constants.append(constant)
-        constantIndex[constant] = constants.count - 1
+        constantIndex[literal] = constants.count - 1
         return constants.count - 1
     }
 
@@ -299,19 +272,21 @@ extension Assembler {
         case .nil: return .nil
         case .bool(let b): return .bool(b)
         case .int(let n): return .int(n)
-        case .float(let d): return .float(bitPattern: d.bitPattern)
-        case .string(let s): return .string(s)
+        case .float(let bits): return .float(bitPattern: bits)
+        case .string(let s): return .string(string(s))
         case .atom(let name):
-            if let index = atomIndex[name] { return .atom(UInt32(index)) }
-            atoms.append(name)
-            atomIndex[name] = atoms.count - 1
+            let index = atomIndex[name]
+            if index >= 0 { return .atom(UInt32(index)) }
+            atoms.append(string(name))
+            atomIndex[name] = Int32(atoms.count - 1)
             return .atom(UInt32(atoms.count - 1))
         case .function(let f):
-            guard let index = functionIndex[f] else { return nil }
+            let index = functionIndex[f]
+            guard index >= 0 else { return nil }
             return .function(UInt32(index))
-        case .tuple(let elements):
+        case .tuple(let id):
             var out: [Constant] = []
-            for e in elements {
+            for e in tuples[Int(id.id)] {
                 guard let c = resolve(e) else { return nil }
                 out.append(c)
             }

@@ -4,16 +4,27 @@
 /// constant (it tokenises only the lines that start with `func` or `const`), so code may refer to
 /// functions defined later; the second encodes instructions, pooling constants and atoms in
 /// order of first use (which is what makes `disasm` → `asm` reproduce the same bytes). Both work
-/// on the UTF-8 bytes, one line at a time, so assembling is linear in the size of the text.
+/// on the UTF-8 bytes, one line at a time, so assembling is linear in the size of the text. Names
+/// are `Symbol`s (interned by the lexer), looked up in arrays indexed by symbol; a `String` is
+/// made only for what the module keeps (function names, atoms, strings) and for messages.
 ///
 /// The assembler refuses everything the verifier would refuse, each with file, line and column,
 /// and keeps going after an error to report several at once (up to `maxDiagnostics`).
 public struct Assembler {
     /// A literal as written, before atoms and functions are turned into indices. Tuples nest at
     /// most `BinaryFormat.maxConstantDepth` deep, so walking one recurses a bounded amount.
+    ///
+    /// Two literals are equal exactly when the constants they become are (floats by bit pattern,
+    /// texts and names by symbol, tuples by `TupleID`, which is given by elements), so the constant
+    /// pool is keyed by literal. A plain value: operands holding literals cost no reference count.
     enum Literal: Hashable {
-        case `nil`, bool(Bool), int(Int64), float(Double), string(String), atom(String), function(String)
-        case tuple([Literal])
+        case `nil`, bool(Bool), int(Int64), float(bitPattern: UInt64), string(Symbol), atom(Symbol), function(Symbol)
+        case tuple(TupleID)
+    }
+
+    /// A tuple literal: its elements are `tuples[id]`, and equal elements get the same id.
+    struct TupleID: Hashable {
+        var id: Int32
     }
 
     /// A named constant: its value and how deeply it nests tuples (0 for a scalar).
@@ -26,7 +37,7 @@ public struct Assembler {
     enum Operand {
         case register(Int)
         case literal(Literal)
-        case name(String)
+        case name(Symbol)
     }
 
     /// Errors reported before the assembler gives up: enough to fix a file, few enough that a
@@ -38,15 +49,32 @@ public struct Assembler {
     var lexer: Lexer
     /// The tokens of the line being assembled: one buffer, reused for every line.
     var tokens: [Token] = []
+    /// The operands of the instruction being assembled, as written: one buffer, reused.
+    var written: [(operand: Operand, column: Int)] = []
+    /// The instruction forms of each mnemonic, by symbol (a copy of `Vocabulary.initial`'s, so
+    /// reading it needs no check that the static is initialised).
+    let vocabulary = Vocabulary.initial
     var diagnostics: [AssemblyDiagnostic] = []
-    var functionIndex: [String: Int] = [:]
+    /// The index of the function each symbol names, -1 for none.
+    var functionIndex = SymbolMap<Int32>(absent: -1)
     /// Arity of each declared function, by index.
     var functionArities: [Int] = []
-    var constantsByName: [String: NamedConstant] = [:]
+    var constantsByName: [Symbol: NamedConstant] = [:]
     var atoms: [String] = []
-    var atomIndex: [String: Int] = [:]
+    /// The atom index of each symbol used as an atom, -1 for none.
+    var atomIndex = SymbolMap<Int32>(absent: -1)
     var constants: [Constant] = []
-    var constantIndex: [Constant: Int] = [:]
+    var constantIndex: [Literal: Int] = [:]
+    /// The elements of each tuple literal, by `TupleID`.
+    var tuples: [[Literal]] = []
+    /// The id of each tuple literal's elements (hash-consing), so equal tuples are one literal.
+    var tupleIndex: [[Literal]: TupleID] = [:]
+    /// The label each symbol names in a function: its code position, valid only while `owner`
+    /// is the function being assembled, so that starting a function forgets the last one's
+    /// labels in O(1).
+    var labels = SymbolMap<LabelDefinition>(absent: LabelDefinition(owner: -1, pc: 0))
+    /// Functions started so far: the owner of the current function's labels.
+    var functionsStarted: Int32 = 0
     var sourceName: String
     /// The function whose body is being assembled, while `inFunction` (a plain property rather
     /// than an optional, so that each instruction updates it in place instead of copying it).
@@ -67,8 +95,11 @@ public struct Assembler {
     /// Assembles the bytes of a file, which must be UTF-8 (an optional byte order mark is
     /// skipped); a byte that is not is reported with its line and column.
     public static func assemble(bytes: [UInt8], file: String) throws(AssemblyError) -> Module {
-        var assembler = Assembler(file: file, text: SourceText(bytes))
-        return try assembler.run()
+        try bytes.withUnsafeBufferPointer { buffer throws(AssemblyError) in
+            // The assembler lives only inside this call, so its view of `buffer` cannot outlive it.
+            var assembler = Assembler(file: file, text: SourceText(buffer))
+            return try assembler.run()
+        }
     }
 
     private init(file: String, text: SourceText) {
@@ -93,7 +124,7 @@ public struct Assembler {
             assembleLine(line.number, line.range)
         }
         if inFunction { finishFunction(sawEnd: false) }
-        if diagnostics.isEmpty, functionIndex["main"] == nil {
+        if diagnostics.isEmpty, functionIndex[Keyword.main.symbol] < 0 {
             report(1, 1, "no function main/0: the program has nowhere to start")
         }
         guard diagnostics.isEmpty else {
@@ -126,6 +157,11 @@ public struct Assembler {
     private mutating func collectDeclarations() {
         for line in text.lines {
             if isFull { return }
+            // Most lines are instructions: a first byte after the indentation that is neither
+            // `c` nor `f` rules a line out without comparing words.
+            var first = line.range.lowerBound
+            while first < line.range.upperBound, text.bytes[first] == 0x20 || text.bytes[first] == 0x09 { first += 1 }
+            if first < line.range.upperBound, text.bytes[first] != UInt8(ascii: "c"), text.bytes[first] != UInt8(ascii: "f") { continue }
             let isConst = lexer.startsWithKeyword("const", line.range)
             guard isConst || lexer.startsWithKeyword("func", line.range) else { continue }
             tokenize(line.number, line.range, reportErrors: false)
@@ -139,37 +175,41 @@ public struct Assembler {
             report(line, tokens[0].column, "expected 'func NAME/ARITY' with an arity up to 255, e.g. 'func fib/1'")
             return
         }
-        if functionIndex[name] != nil {
-            report(line, tokens[1].column, "function '\(name)' is defined twice")
+        if functionIndex[name] >= 0 {
+            report(line, tokens[1].column, "function '\(string(name))' is defined twice")
         } else if functionArities.count == Verifier.maxFunctions {
             report(line, tokens[0].column, "more than \(Verifier.maxFunctions) functions (function operands are 16-bit)")
         } else {
-            if name == "main", arity > 1 { report(line, tokens[3].column, "main takes no arguments or one (the program's arguments): 'func main/0' or 'func main/1'") }
-            functionIndex[name] = functionArities.count
+            if name == Keyword.main.symbol, arity > 1 { report(line, tokens[3].column, "main takes no arguments or one (the program's arguments): 'func main/0' or 'func main/1'") }
+            functionIndex[name] = Int32(functionArities.count)
             functionArities.append(arity)
         }
     }
 
+    /// The text of `symbol`, for the module or a message.
+    func string(_ symbol: Symbol) -> String { lexer.symbols.string(symbol) }
+
     private mutating func declareConstant(_ line: Int) {
-        guard tokens.count >= 4, case .identifier(let name) = tokens[1].kind, tokens[2].kind == .equals else {
+        guard tokens.count >= 4, tokens[1].kind == .identifier, tokens[2].kind == .equals else {
             report(line, tokens[0].column, "expected 'const NAME = literal'")
             return
         }
+        let name = tokens[1].symbol
         var p = 3
         guard let (literal, depth) = parseLiteral(&p, line: line, level: 0) else { return }
         guard p == tokens.count else {
             report(line, tokens[p].column, "unexpected text after the constant's value")
             return
         }
-        if constantsByName[name] != nil { report(line, tokens[1].column, "constant '\(name)' is defined twice") }
+        if constantsByName[name] != nil { report(line, tokens[1].column, "constant '\(string(name))' is defined twice") }
         constantsByName[name] = NamedConstant(literal: literal, depth: depth)
     }
 
     /// `func NAME/ARITY` at the start of `tokens`.
-    func signature() -> (String, Int)? {
-        guard tokens.count >= 4, case .identifier(let name) = tokens[1].kind, tokens[2].kind == .slash,
-              case .integer(let arity) = tokens[3].kind, arity >= 0, arity <= 255 else { return nil }
-        return (name, Int(arity))
+    func signature() -> (Symbol, Int)? {
+        guard tokens.count >= 4, tokens[1].kind == .identifier, tokens[2].kind == .slash,
+              tokens[3].kind == .integer, tokens[3].payload >= 0, tokens[3].payload <= 255 else { return nil }
+        return (tokens[1].symbol, Int(tokens[3].payload))
     }
 
     /// Pass 2 for one line: a statement at the top level or a line of the current function.
@@ -180,43 +220,40 @@ public struct Assembler {
             if !inFunction, !skippingBody, lexer.startsWithKeyword("func", range) { skippingBody = true }
             return
         }
-        if case .identifier("const") = first.kind {
+        if first.isKeyword(.const) {
             // Declared in pass 1.
             if inFunction { report(number, first.column, "constants are defined at the top level, not inside a function") }
             return
         }
         if inFunction {
-            switch first.kind {
-            case .identifier("end") where tokens.count == 1:
+            if first.isKeyword(.end), tokens.count == 1 {
                 finishFunction(sawEnd: true)
                 return
-            case .identifier("func"):
+            } else if first.isKeyword(.func) {
                 report(number, first.column, "'func' inside function \(function.name); is an 'end' missing?")
                 finishFunction(sawEnd: false)
-            default:
+            } else {
                 assembleInstruction(number)
                 return
             }
         }
         if skippingBody {
-            switch first.kind {
-            case .identifier("end"):
+            if first.isKeyword(.end) {
                 skippingBody = false
                 return
-            case .identifier("func"):
+            } else if first.isKeyword(.func) {
                 skippingBody = false
-            default:
+            } else {
                 return
             }
         }
-        switch first.kind {
-        case .identifier("func"):
+        if first.isKeyword(.func) {
             startFunction(number)
-        case .directive("source"):
-            if tokens.count == 2, case .string(let s) = tokens[1].kind { sourceName = s } else {
+        } else if first.kind == .directive, first.symbol == Keyword.source.symbol {
+            if tokens.count == 2, tokens[1].kind == .string { sourceName = string(tokens[1].symbol) } else {
                 report(number, first.column, ".source expects one string")
             }
-        default:
+        } else {
             report(number, first.column, "expected 'func', 'const' or '.source' at the top level")
         }
     }

@@ -8,34 +8,23 @@ public enum Disassembler {
         for f in module.functions {
             out += "\nfunc \(f.name)/\(f.arity) regs=\(f.registerCount)\n"
             var targets = Set<Int>()
-            forEachInstruction(f) { _, opcode, instruction in
-                for (spec, value) in zip(opcode.operands, instruction.operandValues(opcode)) where spec.kind == .label {
-                    targets.insert(value)
-                }
+            for instruction in f.instructions {
+                for (spec, value) in instruction.operandsAndValues where spec.kind == .label { targets.insert(value) }
             }
             var lineStarts: [Int: UInt32] = [:]
             for entry in f.lines { lineStarts[Int(entry.pc)] = entry.line }
-            forEachInstruction(f) { pc, opcode, instruction in
+            for instruction in f.instructions {
+                let pc = instruction.pc
                 if let line = lineStarts[pc] { out += "    .line \(line)\n" }
                 if targets.contains(pc) { out += "L\(pc):\n" }
-                let operands = zip(opcode.operands, instruction.operandValues(opcode)).map { spec, value in
-                    operandText(spec, value, module: module)
-                }
-                out += "    \(opcode.mnemonic)"
+                let operands = instruction.operandsAndValues.map { spec, value in operandText(spec, value, module: module) }
+                out += "    \(instruction.opcode.mnemonic)"
                 if !operands.isEmpty { out += " " + operands.joined(separator: ", ") }
                 out += "\n"
             }
             out += "end\n"
         }
         return out
-    }
-
-    private static func forEachInstruction(_ f: FunctionDefinition, _ body: (Int, Opcode, Instruction) -> Void) {
-        var pc = 0
-        while pc < f.code.count, let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) {
-            body(pc, opcode, Instruction(word: f.code[pc], extra: opcode.wordCount == 2 ? f.code[pc + 1] : nil))
-            pc += opcode.wordCount
-        }
     }
 
     private static func operandText(_ spec: OperandSpec, _ value: Int, module: Module) -> String {

@@ -1,25 +1,50 @@
-/// A token of Skein assembly, with the column it starts at.
-struct Token: Equatable {
-    enum Kind: Equatable {
+/// A token of Skein assembly: its kind, the column it starts at and its value. A plain value
+/// with no references, so a line's tokens cost no allocation and no reference counting; names and
+/// texts are `Symbol`s of the lexer's symbol table.
+struct Token {
+    enum Kind: UInt8 {
         /// A name: mnemonic, function, label, constant, `func`, `end`, `const`, `nil`, …
-        case identifier(String)
+        case identifier
         /// `name:` — a label definition.
-        case label(String)
+        case label
         /// `.line`, `.source` …
-        case directive(String)
-        case register(Int)
-        case integer(Int64)
-        case float(Double)
-        case string(String)
+        case directive
+        /// `r0` … `r65534`, `integer` and `float` literals, a `"string"`.
+        case register, integer, float, string
         /// `:name` or `:"any text"`.
-        case atom(String)
+        case atom
         /// `@name`.
-        case functionRef(String)
+        case functionRef
+        /// Punctuation: `,` `{` `}` `/` `=`.
         case comma, leftBrace, rightBrace, slash, equals
     }
+
+    /// The register number, the integer, the float's bit pattern or the symbol's id, by kind.
+    var payload: Int64
+    /// `column`, stored in 32 bits so that a token takes 16 bytes (a line of 16 million tokens
+    /// is 256 MB of them, not 384); a column past 2^31 − 1 is reported as 2^31 − 1.
+    private var storedColumn: Int32
     var kind: Kind
+
+    /// A token of `kind` at `column` with `payload` (see `payload`).
+    init(_ kind: Kind, column: Int, payload: Int64 = 0) {
+        self.kind = kind
+        self.storedColumn = Int32(clamping: column)
+        self.payload = payload
+    }
+
     /// 1-based column, counted in Unicode scalars.
-    var column: Int
+    var column: Int { Int(storedColumn) }
+
+    /// The name or text of an identifier, label, directive, string, atom or function reference.
+    var symbol: Symbol { Symbol(id: Int32(truncatingIfNeeded: payload)) }
+    /// The number of a register.
+    var register: Int { Int(payload) }
+    /// The value of a float.
+    var float: Double { Double(bitPattern: UInt64(bitPattern: payload)) }
+
+    /// Whether the token is the identifier `keyword`.
+    func isKeyword(_ keyword: Keyword) -> Bool { kind == .identifier && payload == Int64(keyword.rawValue) }
 }
 
 /// Splits lines of assembly into tokens, working on the UTF-8 bytes of the whole source.
@@ -27,9 +52,14 @@ struct Token: Equatable {
 /// The source must be valid UTF-8 (`SourceText.firstInvalidByte` checks that first), so every
 /// byte from 0x80 up belongs to a well-formed scalar. Names may contain any non-ASCII scalar
 /// that is not whitespace. Each line costs time proportional to its length, whatever it holds:
-/// nothing is converted to `Character`s and no token's text is rescanned.
+/// nothing is converted to `Character`s and no token's text is rescanned. Names, labels, atoms and
+/// strings are interned in `symbols` as they are read; no `String` is made for a token.
 struct Lexer {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
+    /// Every name and text read so far, starting from the keywords and mnemonics.
+    var symbols = Vocabulary.initial.symbols
+    /// The decoded bytes of a string with escapes, reused for every such string.
+    private var decoded: [UInt8] = []
     private var i = 0
     private var end = 0
     private var lineStart = 0
@@ -37,7 +67,7 @@ struct Lexer {
     private var counted = 0
     private var countedColumn = 1
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Tokenises the bytes of `line` (without its `\n`) into `out`, replacing its contents; throws
     /// a message and a 1-based column on bad input.
@@ -52,7 +82,8 @@ struct Lexer {
             skipSpaceAndComment()
             guard i < end else { return }
             let column = column(at: i)
-            out.append(Token(kind: try next(), column: column))
+            let (kind, payload) = try next()
+            out.append(Token(kind, column: column, payload: payload))
         }
     }
 
@@ -79,13 +110,13 @@ struct Lexer {
     func startsWithKeyword(_ keyword: StaticString, _ line: Range<Int>) -> Bool {
         var k = line.lowerBound
         while k < line.upperBound {
-            let length = whitespaceLength(at: k)
+            let length = Lexer.whitespaceLength(bytes, at: k)
             if length == 0 { break }
             k += length
         }
         guard Lexer.matches(keyword, in: bytes, at: k, end: line.upperBound) else { return false }
         let after = k + keyword.utf8CodeUnitCount
-        return after == line.upperBound || (!isNameChar(at: after) && bytes[after] != UInt8(ascii: ":"))
+        return after == line.upperBound || (!Lexer.isNameChar(bytes, at: after) && bytes[after] != UInt8(ascii: ":"))
     }
 
     // MARK: Character classes
@@ -96,48 +127,75 @@ struct Lexer {
 
     /// The length of the whitespace at `offset` (0 if there is none); non-ASCII scalars count when
     /// Unicode calls them whitespace.
-    private func whitespaceLength(at offset: Int) -> Int {
+    private static func whitespaceLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
         let b = bytes[offset]
         if b < 0x80 { return Lexer.isASCIISpace(b) ? 1 : 0 }
+        return nonASCIIWhitespaceLength(bytes, at: offset)
+    }
+
+    /// `whitespaceLength` of a non-ASCII scalar. Out of line: asking for Unicode properties
+    /// fetches type metadata, which the lexer's hot paths should not pay for on every call.
+    @inline(never) private static func nonASCIIWhitespaceLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
         let (scalar, length) = SourceText.scalar(in: bytes, at: offset)
         return scalar.properties.isWhitespace ? length : 0
     }
 
-    private func isNameStart(at offset: Int) -> Bool {
+    private static func isNameStart(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {
         let b = bytes[offset]
         if b < 0x80 { return Lexer.isASCIILetter(b) || b == UInt8(ascii: "_") }
-        return whitespaceLength(at: offset) == 0
+        return whitespaceLength(bytes, at: offset) == 0
     }
 
-    private func isNameChar(at offset: Int) -> Bool {
+    /// Whether ASCII byte `b` may continue a name: letters, digits, `_ . ? !`, as a bit set over
+    /// 0…127, so the common case is one shift and one test.
+    @inline(__always) private static func isASCIINameChar(_ b: UInt8) -> Bool {
+        // Bits 33 (!), 46 (.), 48…57 (digits), 63 (?); then 65…90 (A…Z), 95 (_), 97…122 (a…z).
+        let low: UInt64 = 0x83FF_4002_0000_0000, high: UInt64 = 0x07FF_FFFE_87FF_FFFE
+        return b < 64 ? (low >> UInt64(b)) & 1 != 0 : (high >> UInt64(b & 63)) & 1 != 0
+    }
+
+    private static func isNameChar(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {
         let b = bytes[offset]
-        if b < 0x80 {
-            return Lexer.isASCIILetter(b) || Lexer.isDigit(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
-                || b == UInt8(ascii: "?") || b == UInt8(ascii: "!")
-        }
-        return whitespaceLength(at: offset) == 0
+        if b < 0x80 { return Lexer.isASCIINameChar(b) }
+        return whitespaceLength(bytes, at: offset) == 0
     }
 
     // MARK: Tokens
 
     private mutating func skipSpaceAndComment() {
         while i < end {
-            if bytes[i] == UInt8(ascii: ";") { i = end; return }
-            let length = whitespaceLength(at: i)
+            let b = bytes[i]
+            if b == 0x20 { i += 1; continue }  // the common case, before the general tests
+            if b == UInt8(ascii: ";") { i = end; return }
+            let length = Lexer.whitespaceLength(bytes, at: i)
             if length == 0 { return }
             i += length
         }
     }
 
-    /// The name starting at `i` (possibly empty), advancing past it.
-    private mutating func name() -> String {
+    /// The symbol of the name starting at `i` (possibly empty), advancing past it.
+    private mutating func name() -> Int64 {
         let start = i
         skipName()
-        return text(start..<i)
+        return intern(start..<i)
+    }
+
+    /// The symbol id of `bytes[range]`, as a token's payload.
+    private mutating func intern(_ range: Range<Int>) -> Int64 {
+        Int64(symbols.intern(UnsafeBufferPointer(rebasing: bytes[range])).id)
     }
 
     private mutating func skipName() {
-        while i < end, isNameChar(at: i) { i += bytes[i] < 0x80 ? 1 : SourceText.scalar(in: bytes, at: i).length }
+        while i < end {
+            let b = bytes[i]
+            if b < 0x80 {
+                guard Lexer.isASCIINameChar(b) else { return }
+                i += 1
+            } else {
+                guard Lexer.whitespaceLength(bytes, at: i) == 0 else { return }
+                i += SourceText.scalar(in: bytes, at: i).length
+            }
+        }
     }
 
     private func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
@@ -152,7 +210,7 @@ struct Lexer {
     }
 
     /// Whether `bytes[offset..<end]` starts with `word`.
-    private static func matches(_ word: StaticString, in bytes: [UInt8], at offset: Int, end: Int) -> Bool {
+    private static func matches(_ word: StaticString, in bytes: UnsafeBufferPointer<UInt8>, at offset: Int, end: Int) -> Bool {
         let count = word.utf8CodeUnitCount
         guard end - offset >= count else { return false }
         let w = word.utf8Start
@@ -161,48 +219,55 @@ struct Lexer {
         return k == count
     }
 
-    private mutating func next() throws(LexError) -> Token.Kind {
+    /// The kind and payload of the token at `i`, advancing past it.
+    private mutating func next() throws(LexError) -> (Token.Kind, Int64) {
         let c = bytes[i]
         switch c {
-        case UInt8(ascii: ","): i += 1; return .comma
-        case UInt8(ascii: "{"): i += 1; return .leftBrace
-        case UInt8(ascii: "}"): i += 1; return .rightBrace
-        case UInt8(ascii: "/"): i += 1; return .slash
-        case UInt8(ascii: "="): i += 1; return .equals
-        case UInt8(ascii: "\""): return .string(try stringLiteral())
+        case UInt8(ascii: ","): i += 1; return (.comma, 0)
+        case UInt8(ascii: "{"): i += 1; return (.leftBrace, 0)
+        case UInt8(ascii: "}"): i += 1; return (.rightBrace, 0)
+        case UInt8(ascii: "/"): i += 1; return (.slash, 0)
+        case UInt8(ascii: "="): i += 1; return (.equals, 0)
+        case UInt8(ascii: "\""): return (.string, try stringLiteral())
         case UInt8(ascii: ":"):
             let colon = i
             i += 1
-            if i < end, bytes[i] == UInt8(ascii: "\"") { return .atom(try stringLiteral()) }
-            guard i < end, isNameStart(at: i) else { throw error(at: colon, "expected an atom name after ':'") }
-            return .atom(name())
+            if i < end, bytes[i] == UInt8(ascii: "\"") { return (.atom, try stringLiteral()) }
+            guard i < end, Lexer.isNameStart(bytes, at: i) else { throw error(at: colon, "expected an atom name after ':'") }
+            return (.atom, name())
         case UInt8(ascii: "@"):
             let at = i
             i += 1
-            guard i < end, isNameStart(at: i) else { throw error(at: at, "expected a function name after '@'") }
-            return .functionRef(name())
+            guard i < end, Lexer.isNameStart(bytes, at: i) else { throw error(at: at, "expected a function name after '@'") }
+            return (.functionRef, name())
         case UInt8(ascii: "."):
             i += 1
-            return .directive(name())
+            return (.directive, name())
         default:
             if Lexer.isDigit(c) || ((c == UInt8(ascii: "-") || c == UInt8(ascii: "+")) && i + 1 < end
                                     && (Lexer.isDigit(bytes[i + 1]) || bytes[i + 1] == UInt8(ascii: "i"))) {
                 return try number()
             }
-            if isNameStart(at: i) { return try word() }
-            let scalar = SourceText.scalar(in: bytes, at: i).scalar
-            let shown = scalar.properties.generalCategory == .control ? "U+" + String(scalar.value, radix: 16, uppercase: true) : "\(scalar)"
-            throw error(at: i, "unexpected character '\(shown)'")
+            if Lexer.isNameStart(bytes, at: i) { return try word() }
+            throw unexpectedCharacter()
         }
     }
 
+    /// The error for the character at `i`, which starts no token (out of line, as
+    /// `nonASCIIWhitespaceLength` is).
+    @inline(never) private mutating func unexpectedCharacter() -> LexError {
+        let scalar = SourceText.scalar(in: bytes, at: i).scalar
+        let shown = scalar.properties.generalCategory == .control ? "U+" + String(scalar.value, radix: 16, uppercase: true) : "\(scalar)"
+        return error(at: i, "unexpected character '\(shown)'")
+    }
+
     /// A name, a label definition (`name:`), a register (`r12`) or `inf`/`nan`.
-    private mutating func word() throws(LexError) -> Token.Kind {
+    private mutating func word() throws(LexError) -> (Token.Kind, Int64) {
         let start = i
         skipName()
         if i < end, bytes[i] == UInt8(ascii: ":") {
             i += 1
-            return .label(text(start..<i - 1))
+            return (.label, intern(start..<i - 1))
         }
         // Registers are most words; they are recognised without making a string.
         var digits = start + 1
@@ -216,20 +281,23 @@ struct Lexer {
                 throw error(at: start, "register \(excerpt(start..<i)) out of range (r0…r\(BinaryFormat.maxRegisters - 1): "
                             + "a function has at most \(BinaryFormat.maxRegisters) registers)")
             }
-            return .register(n)
+            return (.register, Int64(n))
         }
-        if startsWith("inf", at: start), i - start == 3 { return .float(.infinity) }
-        if startsWith("nan", at: start), i - start == 3 { return .float(.nan) }
-        return .identifier(text(start..<i))
+        if startsWith("inf", at: start), i - start == 3 { return Lexer.float(.infinity) }
+        if startsWith("nan", at: start), i - start == 3 { return Lexer.float(.nan) }
+        return (.identifier, intern(start..<i))
     }
 
-    private mutating func number() throws(LexError) -> Token.Kind {
+    /// A float token's kind and payload.
+    private static func float(_ d: Double) -> (Token.Kind, Int64) { (.float, Int64(bitPattern: d.bitPattern)) }
+
+    private mutating func number() throws(LexError) -> (Token.Kind, Int64) {
         let start = i
         let negative = bytes[i] == UInt8(ascii: "-")
         if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { i += 1 }
         if startsWith("inf", at: i) {
             i += 3
-            return .float(negative ? -.infinity : .infinity)
+            return Lexer.float(negative ? -.infinity : .infinity)
         }
         if startsWith("0x", at: i) || startsWith("0X", at: i) {
             i += 2
@@ -252,7 +320,7 @@ struct Lexer {
         if isFloat {
             let text = String(decoding: bytes[start..<i].lazy.filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
             guard let d = Double(text) else { throw error(at: start, "malformed number '\(excerpt(start..<i))'") }
-            return .float(d)
+            return Lexer.float(d)
         }
         var magnitude: UInt64 = 0
         var fits = true
@@ -265,10 +333,10 @@ struct Lexer {
         guard fits, let value = Lexer.signed(magnitude, negative: negative) else {
             throw error(at: start, "integer '\(excerpt(start..<i))' does not fit in 64 bits")
         }
-        return .integer(value)
+        return (.integer, value)
     }
 
-    private mutating func hexadecimal(start: Int, negative: Bool) throws(LexError) -> Token.Kind {
+    private mutating func hexadecimal(start: Int, negative: Bool) throws(LexError) -> (Token.Kind, Int64) {
         var magnitude: UInt64 = 0
         var digitCount = 0
         var fits = true
@@ -292,7 +360,7 @@ struct Lexer {
         guard fits, let value = Lexer.signed(magnitude, negative: negative) else {
             throw error(at: start, "integer '\(excerpt(start..<i))' does not fit in 64 bits")
         }
-        return .integer(value)
+        return (.integer, value)
     }
 
     /// `magnitude` with its sign, if it fits in an `Int64`.
@@ -301,18 +369,27 @@ struct Lexer {
         return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
-    private mutating func stringLiteral() throws(LexError) -> String {
+    /// The symbol of the text of the string literal at `i`, advancing past it. A string without
+    /// escapes is interned straight from the source; one with escapes is decoded first.
+    private mutating func stringLiteral() throws(LexError) -> Int64 {
         let start = i
         i += 1
-        var s: [UInt8] = []
+        let plain = i
+        while i < end, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") { i += 1 }
+        if i < end, bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            return intern(plain..<i - 1)
+        }
+        decoded.removeAll(keepingCapacity: true)
+        decoded.append(contentsOf: bytes[plain..<i])
         while i < end {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") {
                 i += 1
-                return String(decoding: s, as: UTF8.self)
+                return Int64(decoded.withUnsafeBufferPointer { symbols.intern($0) }.id)
             }
             guard c == UInt8(ascii: "\\") else {
-                s.append(c)
+                decoded.append(c)
                 i += 1
                 continue
             }
@@ -322,15 +399,15 @@ struct Lexer {
             let e = bytes[i]
             i += 1
             switch e {
-            case UInt8(ascii: "n"): s.append(0x0A)
-            case UInt8(ascii: "t"): s.append(0x09)
-            case UInt8(ascii: "r"): s.append(0x0D)
-            case UInt8(ascii: "0"): s.append(0)
-            case UInt8(ascii: "\\"): s.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\""): s.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "n"): decoded.append(0x0A)
+            case UInt8(ascii: "t"): decoded.append(0x09)
+            case UInt8(ascii: "r"): decoded.append(0x0D)
+            case UInt8(ascii: "0"): decoded.append(0)
+            case UInt8(ascii: "\\"): decoded.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\""): decoded.append(UInt8(ascii: "\""))
             case UInt8(ascii: "u"):
                 guard let scalar = unicodeEscape() else { throw error(at: backslash, "malformed \\u{…} escape") }
-                s.append(contentsOf: String(scalar).utf8)
+                decoded.append(contentsOf: String(scalar).utf8)
             default:
                 let shown = SourceText.scalar(in: bytes, at: i - 1).scalar
                 throw error(at: backslash, "unknown escape '\\\(shown)' (use \\n \\t \\r \\0 \\\\ \\\" or \\u{…})")

@@ -1,15 +1,19 @@
+import Glibc
+
 /// The bytes of an assembly file and the few questions the assembler asks about them: is it
 /// UTF-8, where do lines start, which line and column a byte is at.
 ///
 /// The assembler works on UTF-8 bytes rather than `String` indices so that assembling is linear
-/// in the size of the file (tens of MB per second), whatever its line lengths.
+/// in the size of the file (tens of MB per second), whatever its line lengths. The bytes are
+/// borrowed for the duration of one assembly (`Assembler.assemble` holds the array's buffer),
+/// so reading them costs neither a bounds check against a copy nor reference counting.
 struct SourceText {
-    /// The file's bytes.
-    let bytes: [UInt8]
+    /// The file's bytes, valid while the assembly runs.
+    let bytes: UnsafeBufferPointer<UInt8>
     /// Offset of the first byte after an optional UTF-8 byte order mark.
     let start: Int
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
         start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
     }
@@ -49,14 +53,19 @@ struct SourceText {
     /// The byte range of each line, without its `\n`, numbered from 1; a `\r` before the `\n`
     /// stays (the lexer skips it as whitespace, so CRLF files assemble like LF files).
     struct Lines: Sequence, IteratorProtocol {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var offset: Int
         var number = 0
 
         mutating func next() -> (number: Int, range: Range<Int>)? {
-            guard offset < bytes.count else { return nil }
+            guard offset < bytes.count, let base = bytes.baseAddress else { return nil }
             let lineStart = offset
-            while offset < bytes.count, bytes[offset] != 0x0A { offset += 1 }
+            // memchr compares many bytes at a time; both passes of the assembler split every line.
+            if let newline = memchr(base + offset, 0x0A, bytes.count - offset) {
+                offset = base.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+            } else {
+                offset = bytes.count
+            }
             let range = lineStart..<offset
             offset += 1
             number += 1
@@ -84,7 +93,7 @@ struct SourceText {
     }
 
     /// The scalar that starts at `offset` of well-formed UTF-8 `bytes`, and its length in bytes.
-    static func scalar(in bytes: [UInt8], at offset: Int) -> (scalar: Unicode.Scalar, length: Int) {
+    static func scalar(in bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> (scalar: Unicode.Scalar, length: Int) {
         let b = UInt32(bytes[offset])
         func continuation(_ k: Int) -> UInt32 { UInt32(bytes[offset + k] & 0x3F) }
         let (value, length): (UInt32, Int)

@@ -26,20 +26,42 @@ public struct Instruction: Equatable, Sendable {
     }
 }
 
-/// Field accessors on a raw code word, shared by the verifier, the linker and the interpreter.
+/// Field accessors on a raw code word, for the interpreter's dispatch, which knows each opcode's
+/// operands and reads them straight from the word. They read `OperandField.layout`, the same
+/// description the decoder uses; with the field a constant, each folds to a shift and a mask.
 extension UInt64 {
-    @inline(__always) var fieldA: Int { Int(truncatingIfNeeded: (self >> 8) & 0xFFFF) }
-    @inline(__always) var fieldB: Int { Int(truncatingIfNeeded: (self >> 24) & 0xFFFF) }
-    @inline(__always) var fieldC: Int { Int(truncatingIfNeeded: (self >> 40) & 0xFFFF) }
-    @inline(__always) var fieldD: Int { Int(truncatingIfNeeded: self >> 56) }
-    @inline(__always) var fieldBx: Int { Int(truncatingIfNeeded: (self >> 24) & 0xFFFF_FFFF) }
-    @inline(__always) var fieldT: Int { Int(truncatingIfNeeded: self >> 40) }
+    /// Field `field` of the word, unsigned.
+    @inline(__always) func field(_ field: OperandField) -> Int {
+        let (shift, bits) = field.layout
+        return Int(truncatingIfNeeded: (self >> shift) & ((1 << bits) - 1))
+    }
+
+    /// Field `field` of the word read as a signed immediate (two's complement of its width).
+    @inline(__always) func signedField(_ field: OperandField) -> Int {
+        let (shift, bits) = field.layout
+        return Int(Int64(bitPattern: self << (64 - shift - bits)) >> Int64(64 - bits))
+    }
+
+    /// `A`: a register, function index or count (16 bits).
+    @inline(__always) var fieldA: Int { field(.a) }
+    /// `B`: a register, function or constant index (16 bits).
+    @inline(__always) var fieldB: Int { field(.b) }
+    /// `C`: a register or count (16 bits).
+    @inline(__always) var fieldC: Int { field(.c) }
+    /// `D`: an argument count (8 bits).
+    @inline(__always) var fieldD: Int { field(.d) }
+    /// `Bx`: a constant index (32 bits).
+    @inline(__always) var fieldBx: Int { field(.bx) }
+    /// `T`: a jump target (24 bits).
+    @inline(__always) var fieldT: Int { field(.t) }
+    /// `A` read as a signed 16-bit immediate.
+    @inline(__always) var fieldSA: Int { signedField(.a) }
     /// `B` read as a signed 16-bit immediate.
-    @inline(__always) var fieldSB: Int { Int(Int16(truncatingIfNeeded: self >> 24)) }
+    @inline(__always) var fieldSB: Int { signedField(.b) }
     /// `C` read as a signed 16-bit immediate.
-    @inline(__always) var fieldSC: Int { Int(Int16(truncatingIfNeeded: self >> 40)) }
+    @inline(__always) var fieldSC: Int { signedField(.c) }
     /// `Bx` read as a signed 32-bit immediate.
-    @inline(__always) var fieldSBx: Int { Int(Int32(truncatingIfNeeded: self >> 24)) }
+    @inline(__always) var fieldSBx: Int { signedField(.bx) }
 
     /// The opcode of a word of verified, linked code, without the check `Opcode(rawValue:)`
     /// makes. Sound: the verifier rejects every word whose low byte is not an opcode, and linked
@@ -51,11 +73,11 @@ extension UInt64 {
 }
 
 /// Where an operand lives in the encoded instruction.
-public enum OperandField: Sendable {
+public enum OperandField: UInt8, Sendable {
     case a, b, c, d, bx, t, x
 
-    /// Bit offset and width of the field in its word (`x` is the whole second word).
-    var layout: (shift: UInt64, bits: UInt64) {
+    /// Bit offset and width of the field in its word (`x` is the low 32 bits of the second word).
+    @inline(__always) var layout: (shift: UInt64, bits: UInt64) {
         switch self {
         case .a: (8, 16)
         case .b: (24, 16)
@@ -69,7 +91,7 @@ public enum OperandField: Sendable {
 }
 
 /// What an operand means, which decides how the assembler parses it and the verifier checks it.
-public enum OperandKind: Sendable {
+public enum OperandKind: UInt8, Sendable {
     /// A register of the current function.
     case register
     /// A signed immediate that fits the field.
@@ -93,40 +115,6 @@ public struct OperandSpec: Sendable {
 extension Instruction {
     /// Encodes `opcode` with operand values in the order of `opcode.operands`.
     public static func encode<Values: Collection<Int>>(_ opcode: Opcode, _ values: Values) -> Instruction {
-        precondition(values.count == opcode.operands.count, "operand count of \(opcode)")
-        var word = UInt64(opcode.rawValue)
-        var extra: UInt64? = opcode.wordCount == 2 ? 0 : nil
-        for (spec, value) in zip(opcode.operands, values) {
-            let (shift, bits) = spec.field.layout
-            let mask: UInt64 = (1 << bits) - 1
-            let bitsValue = UInt64(bitPattern: Int64(value)) & mask
-            if spec.field == .x { extra = bitsValue } else { word |= bitsValue << shift }
-        }
-        return Instruction(word: word, extra: extra)
-    }
-
-    /// Decodes the operand values of a verified instruction, in `opcode.operands` order;
-    /// immediates are sign-extended.
-    public func operandValues(_ opcode: Opcode) -> [Int] {
-        opcode.operands.map { spec in
-            let (shift, bits) = spec.field.layout
-            let source = spec.field == .x ? (extra ?? 0) : word >> shift
-            let raw = source & ((1 << bits) - 1)
-            if spec.kind == .immediate {
-                let signBit: UInt64 = 1 << (bits - 1)
-                return raw & signBit != 0 ? Int(Int64(bitPattern: raw | ~((1 << bits) - 1))) : Int(raw)
-            }
-            return Int(raw)
-        }
-    }
-
-    /// Bits of the first word that no operand of `opcode` uses; a canonical encoding has them zero.
-    static func unusedBits(_ opcode: Opcode) -> UInt64 {
-        var used: UInt64 = 0xFF
-        for spec in opcode.operands where spec.field != .x {
-            let (shift, bits) = spec.field.layout
-            used |= ((1 << bits) - 1) << shift
-        }
-        return ~used
+        opcode.operands.encode(opcode, values)
     }
 }

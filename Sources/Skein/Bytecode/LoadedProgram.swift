@@ -24,6 +24,12 @@ public final class LoadedProgram: @unchecked Sendable {
     let functions: UnsafeMutablePointer<FunctionInfo>
     /// Constant values, indexed like `module.constants`.
     let constants: UnsafeMutablePointer<UInt64>
+    /// The IO operation named by each constant that an `io` instruction uses, as
+    /// `IOOperationKind` raw values (`LoadedProgram.noIOOperation` elsewhere): resolved here, as
+    /// host functions are, so running an `io` costs one load, not a name lookup.
+    let ioOperations: UnsafeMutablePointer<UInt8>
+    /// The `ioOperations` entry of a constant no `io` instruction names.
+    static let noIOOperation = UInt8.max
     /// Index of `main/0`.
     let mainIndex: Int
     /// Immortal storage of heap constants.
@@ -37,23 +43,27 @@ public final class LoadedProgram: @unchecked Sendable {
         let total = module.functions.reduce(0) { $0 + $1.code.count }
         code = .allocate(capacity: max(total, 1))
         functions = .allocate(capacity: max(module.functions.count, 1))
+        ioOperations = .allocate(capacity: max(module.constants.count, 1))
+        ioOperations.initialize(repeating: LoadedProgram.noIOOperation, count: max(module.constants.count, 1))
         var entry = 0
         for (i, f) in module.functions.enumerated() {
             functions[i] = FunctionInfo(entry: entry, arity: f.arity, registers: f.registerCount)
-            var pc = 0
-            while pc < f.code.count {
-                let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
-                var word = f.code[pc]
-                for spec in opcode.operands where spec.kind == .label {
-                    if spec.field == .t {
-                        word = word & 0xFF_FFFF_FFFF | UInt64(entry + word.fieldT) << 40
+            // Jump targets become absolute: each label operand moves by the function's entry
+            // (the verifier made sure every target, hence every sum, fits its field).
+            for instruction in f.instructions {
+                var values = instruction.values
+                for (k, spec) in instruction.operands.enumerated() where spec.kind == .label { values[k] += entry }
+                let linked = instruction.opcode.operands.encode(instruction.opcode, values)
+                code[entry + instruction.pc] = linked.word
+                if let extra = linked.extra { code[entry + instruction.pc + 1] = extra }
+                if instruction.opcode == .io {
+                    // The verifier has checked that the constant is an atom naming an operation.
+                    let constant = linked.word.fieldB
+                    guard case .atom(let a) = module.constants[constant], let kind = IOOperationKind(name: module.atoms[Int(a)]) else {
+                        throw LoadError("function \(f.name)/\(f.arity), word \(instruction.pc) (io)", IOOperationKind.unknown(nil))
                     }
+                    ioOperations[constant] = kind.rawValue
                 }
-                code[entry + pc] = word
-                if opcode.wordCount == 2 {
-                    code[entry + pc + 1] = UInt64(entry) + f.code[pc + 1]
-                }
-                pc += opcode.wordCount
             }
             entry += f.code.count
         }
@@ -68,6 +78,7 @@ public final class LoadedProgram: @unchecked Sendable {
         code.deallocate()
         functions.deallocate()
         constants.deallocate()
+        ioOperations.deallocate()
         for block in literals { block.deallocate() }
     }
 

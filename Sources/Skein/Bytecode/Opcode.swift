@@ -105,13 +105,13 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     }
 
     /// Operands in the order they are written in assembly.
-    public var operands: [OperandSpec] { Opcode.operandTable[Int(rawValue)] }
+    public var operands: OperandList { Opcode.operandTable[Int(rawValue)] }
 
     /// `operands` of every opcode, by raw value: computed once, so that the assembler and the
-    /// verifier, which ask for every instruction, do not build an array each time.
-    private static let operandTable: [[OperandSpec]] = allCases.map(\.operandsByShape)
+    /// decoder, which ask for every instruction, do not go through the switch each time.
+    private static let operandTable: [OperandList] = allCases.map(\.operandsByShape)
 
-    private var operandsByShape: [OperandSpec] {
+    private var operandsByShape: OperandList {
         func op(_ kind: OperandKind, _ field: OperandField) -> OperandSpec { OperandSpec(kind: kind, field: field) }
         let rA = op(.register, .a), rB = op(.register, .b), rC = op(.register, .c)
         switch self {

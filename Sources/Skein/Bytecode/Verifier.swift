@@ -66,36 +66,37 @@ public enum Verifier {
 
         // Pass 1: instruction boundaries.
         var isStart = [Bool](repeating: false, count: f.code.count)
-        var pc = 0
         var lastStart = 0
-        while pc < f.code.count {
-            guard let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc])) else {
-                throw LoadError("function \(name), word \(pc)", "unknown opcode \(f.code[pc] & 0xFF)")
+        var last = Opcode.nop
+        var decoder = InstructionDecoder(f.code)
+        do {
+            while let instruction = try decoder.next() {
+                isStart[instruction.pc] = true
+                lastStart = instruction.pc
+                last = instruction.opcode
             }
-            isStart[pc] = true
-            lastStart = pc
-            guard pc + opcode.wordCount <= f.code.count else {
+        } catch {
+            switch error {
+            case .unknownOpcode(let pc, let byte):
+                throw LoadError("function \(name), word \(pc)", "unknown opcode \(byte)")
+            case .cutOff(let pc, let opcode):
                 throw LoadError("function \(name), word \(pc)", "\(opcode.mnemonic) is cut off by the end of the function")
             }
-            pc += opcode.wordCount
         }
 
-        // Pass 2: operands.
-        pc = 0
-        while pc < f.code.count {
-            let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
+        // Pass 2: operands (the code decodes: pass 1 went through all of it).
+        for decoded in f.instructions {
+            let (pc, opcode, instruction, values) = (decoded.pc, decoded.opcode, decoded.instruction, decoded.values)
             // Built only for an error: formatting it for every instruction was most of the
             // verifier's time on large modules.
             func where_() -> String { "function \(name), word \(pc) (\(opcode.mnemonic))" }
-            let instruction = Instruction(word: f.code[pc], extra: opcode.wordCount == 2 ? f.code[pc + 1] : nil)
-            guard instruction.word & Instruction.unusedBits(opcode) == 0 else {
+            guard instruction.word & opcode.operands.unusedBits == 0 else {
                 throw LoadError(where_(), "unused operand bits are set")
             }
             if let extra = instruction.extra, extra >> 32 != 0 {
                 throw LoadError(where_(), "unused bits of the extension word are set")
             }
-            let values = instruction.operandValues(opcode)
-            for (spec, value) in zip(opcode.operands, values) {
+            for (spec, value) in decoded.operandsAndValues {
                 switch spec.kind {
                 case .register:
                     guard value < f.registerCount else {
@@ -118,12 +119,11 @@ public enum Verifier {
                 }
             }
             if opcode == .io {
-                guard case .atom(let a) = module.constants[values[1]], let arity = IOOperations.arities[module.atoms[Int(a)]] else {
-                    throw LoadError(where_(), "unknown IO operation; known: " + IOOperations.arities.keys.sorted().map { ":" + $0 }.joined(separator: ", "))
+                let operation: String? = if case .atom(let a) = module.constants[values[1]] { module.atoms[Int(a)] } else { nil }
+                guard let kind = operation.flatMap(IOOperationKind.init(name:)) else {
+                    throw LoadError(where_(), IOOperationKind.unknown(operation))
                 }
-                guard arity.contains(values[3]) else {
-                    throw LoadError(where_(), "IO operation :\(module.atoms[Int(a)]) takes \(IOOperations.describe(arity)), not \(values[3])")
-                }
+                guard kind.arity.contains(values[3]) else { throw LoadError(where_(), kind.wrongCount(values[3])) }
             }
             if let run = opcode.registerRun {
                 let start = values[run.start]
@@ -138,11 +138,9 @@ public enum Verifier {
                     throw LoadError(where_(), "registers r\(start)…r\(start + count - 1) run past the function's \(f.registerCount) registers")
                 }
             }
-            pc += opcode.wordCount
         }
 
         // No path falls off the end: only the last instruction can continue past the end.
-        let last = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[lastStart]))!
         guard last.isTerminator else {
             throw LoadError("function \(name), word \(lastStart) (\(last.mnemonic))",
                             "execution can fall off the end of the function; end it with ret, tailcall, jmp or raise")

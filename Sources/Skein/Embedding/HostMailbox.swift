@@ -15,6 +15,13 @@ public enum HostError: Error, Equatable, Sendable, CustomStringConvertible {
     case processLimit
     /// A value that is not a pid where a pid is needed.
     case notAPid(Term)
+    /// `spawn` named a function the program does not have.
+    case noSuchFunction(String)
+    /// `spawn` gave a function the wrong number of arguments.
+    case wrongArity(function: String, takes: Int, given: Int)
+    /// The runtime refused the request (e.g. spawn arguments beyond the heap limit, or
+    /// nested too deeply): the error names the kind and the reason.
+    case refused(RuntimeError)
 
     public var description: String {
         switch self {
@@ -24,6 +31,9 @@ public enum HostError: Error, Equatable, Sendable, CustomStringConvertible {
         case .stopped: "the VM has stopped"
         case .processLimit: "the process limit is reached"
         case .notAPid(let term): "not a pid: \(term)"
+        case .noSuchFunction(let name): "the program has no function named \(name)"
+        case .wrongArity(let function, let takes, let given): "\(function) takes \(takes) arguments, not \(given)"
+        case .refused(let error): error.description
         }
     }
 }

@@ -206,19 +206,56 @@ extension Term {
 
 /// A function of the host program that bytecode calls with `callhost rD, "name", rArgs, n`.
 ///
-/// It runs on the worker thread of the calling process. Before calling it, the worker offers
-/// its queued work to the others, so a host function that blocks for a while does not hold up
-/// other processes. A thrown error becomes a runtime error of the calling process.
+/// A blocking function runs on the worker thread of the calling process. Before calling it,
+/// the worker offers its queued work to the others, so a host function that blocks for a while
+/// does not hold up other processes. An `async` function suspends the calling process, not its
+/// worker (as IO does): the worker runs other processes while the function awaits, and the
+/// process resumes with the result. A thrown error becomes a runtime error of the calling
+/// process.
+///
+/// ```swift
+/// options.hostFunctions["lookup"] = HostFunction(arity: 1) { call, args in
+///     try await directory.lookup(args[0], for: call.caller)
+/// }
+/// ```
 public struct HostFunction: Sendable {
     /// Number of arguments.
     public var arity: Int
+    /// How the function runs.
+    enum Body: Sendable {
+        /// On the caller's worker thread.
+        case blocking(@Sendable (HostCall, [Term]) throws -> Term)
+        /// In a task of its own while the caller is suspended.
+        case suspending(@Sendable (HostCall, [Term]) async throws -> Term)
+    }
     /// The function.
-    public var body: @Sendable ([Term]) throws -> Term
+    let body: Body
 
+    /// A blocking function of the arguments alone.
     public init(arity: Int, _ body: @escaping @Sendable ([Term]) throws -> Term) {
         self.arity = arity
-        self.body = body
+        self.body = .blocking { _, arguments in try body(arguments) }
     }
+
+    /// A blocking function that is told which process called it.
+    public init(arity: Int, _ body: @escaping @Sendable (HostCall, [Term]) throws -> Term) {
+        self.arity = arity
+        self.body = .blocking(body)
+    }
+
+    /// An async function: the calling process waits for it without holding a worker.
+    public init(arity: Int, _ body: @escaping @Sendable (HostCall, [Term]) async throws -> Term) {
+        self.arity = arity
+        self.body = .suspending(body)
+    }
+}
+
+/// What a host function learns about its call.
+public struct HostCall: Sendable {
+    /// The calling process's pid (to reply to later, monitor or kill).
+    public var caller: Term
+    /// The name the program called the function by.
+    public var name: String
 }
 
 extension Term: CustomStringConvertible {

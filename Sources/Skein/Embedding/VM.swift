@@ -34,6 +34,24 @@ public final class VM: @unchecked Sendable {
         /// The default, 1 GiB, stops a runaway process long before it exhausts the machine.
         public var maxHeapBytes: Int
 
+        /// Most heap memory all processes of the VM may hold together, in bytes (nil: no
+        /// limit beyond each process's `maxHeapBytes`). A process whose growth would pass it
+        /// ends with a `memory_limit` error; the others and the host go on.
+        public var maxMemoryBytes: Int?
+        /// Most reductions (function calls and loop iterations, roughly instructions) the
+        /// processes may run together (nil: no budget). When they are used up the run ends:
+        /// `runMain` returns `.limitReached(.reductions)` and the VM is shut down.
+        public var maxReductions: Int?
+        /// Longest wall-clock time a run (`runMain`, `run`) may take, from its start (nil: no
+        /// deadline). When it passes the run ends with `.limitReached(.deadline)` and the VM is
+        /// shut down.
+        public var deadline: Duration?
+
+        /// What IO programs may do: files (none, read-only under directories, all), the
+        /// network (connect, listen) and stdin. A refused operation is the process's error
+        /// value `{:error, :EACCES, reason}`. The default allows everything.
+        public var capabilities: Capabilities = .all
+
         /// The default `maxHeapBytes`: 1 GiB.
         public static let defaultMaxHeapBytes = 1 << 30
 
@@ -50,21 +68,40 @@ public final class VM: @unchecked Sendable {
 
     /// How the main process ended.
     public enum ExitStatus: Sendable, Equatable {
-        /// `main` returned.
-        case returned
-        /// `main` stopped with a runtime error (the report, with its stack trace).
-        case failed(String)
+        /// `main` returned this value (or ended with `exit :normal`, given as `:normal`). A
+        /// value nested deeper than a host term may be (see `Term`) is given as `:too_deep`.
+        case returned(Term)
+        /// `main` stopped with a runtime error: its kind, place and stack trace.
+        case failed(RuntimeError)
         /// `main` ended with a reason other than `:normal` (`exit`, or an exit signal from a
-        /// linked process): the reason as printed.
-        case exited(String)
+        /// linked process).
+        case exited(reason: Term)
         /// A process ended the run with `halt status` (other processes are stopped by
         /// `shutdown`).
         case halted(Int32)
         /// `shutdown()` was called (from another thread) before main ended.
         case stopped
+        /// A run limit (`Options.deadline`, `Options.maxReductions`) ended the run; the VM has
+        /// been shut down.
+        case limitReached(RunLimit)
+
+        /// The exit status a command-line runner gives this ending, as `vm run` does: an
+        /// integer result from 0 to 255 is the status; `:normal`, `:ok` and `nil` are 0;
+        /// `halt` gives its own status; anything else is 1 (runtime errors, exits with another
+        /// reason, other results, and a stop before main ended).
+        public var commandStatus: Int32 {
+            switch self {
+            case .returned(.int(let n)) where (0...255).contains(n): Int32(n)
+            case .returned(.atom("normal")), .returned(.atom("ok")), .returned(.nil): 0
+            case .halted(let status): status
+            case .returned, .failed, .exited, .stopped, .limitReached: 1
+            }
+        }
     }
 
     private let runtime: Runtime
+    /// `Options.deadline`.
+    private let deadline: Duration?
     /// Set once by `shutdown` (an atomic: any thread may shut a VM down or ask if it has).
     private let stopped = Atomic<Bool>(false)
 
@@ -79,7 +116,9 @@ public final class VM: @unchecked Sendable {
         let program = try LoadedProgram(module, atoms: atoms)
         let hostFunctions = try Self.bindHostFunctions(module, options.hostFunctions)
         runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
-                          heapLimitBytes: options.maxHeapBytes, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
+                          heapLimitBytes: options.maxHeapBytes, memoryLimitBytes: options.maxMemoryBytes,
+                          reductionLimit: options.maxReductions, capabilities: options.capabilities, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
+        deadline = options.deadline
     }
 
     /// Loads a binary (`.skb`) module.
@@ -93,79 +132,104 @@ public final class VM: @unchecked Sendable {
     private static func bindHostFunctions(_ module: Module, _ registered: [String: HostFunction]) throws(LoadError) -> [HostFunction?] {
         var table = [HostFunction?](repeating: nil, count: module.constants.count)
         for f in module.functions {
-            var pc = 0
-            while pc < f.code.count {
-                let opcode = Opcode(rawValue: UInt8(truncatingIfNeeded: f.code[pc]))!
-                if opcode == .callhost {
-                    let word = f.code[pc]
-                    let place = "function \(f.name)/\(f.arity), word \(pc) (callhost)"
-                    guard case .string(let name) = module.constants[word.fieldB] else {
-                        throw LoadError(place, "the host function must be named by a string")
-                    }
-                    guard let function = registered[name] else {
-                        throw LoadError(place, "no host function named \"\(name)\" is registered")
-                    }
-                    guard function.arity == word.fieldD else {
-                        throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(word.fieldD)")
-                    }
-                    table[word.fieldB] = function
+            for instruction in f.instructions where instruction.opcode == .callhost {
+                // callhost rD, "name", rArgs, n: the name is operand 1, the count operand 3.
+                let (constant, count) = (instruction.values[1], instruction.values[3])
+                let place = "function \(f.name)/\(f.arity), word \(instruction.pc) (callhost)"
+                guard case .string(let name) = module.constants[constant] else {
+                    throw LoadError(place, "the host function must be named by a string")
                 }
-                pc += opcode.wordCount
+                guard let function = registered[name] else {
+                    throw LoadError(place, "no host function named \"\(name)\" is registered")
+                }
+                guard function.arity == count else {
+                    throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(count)")
+                }
+                table[constant] = function
             }
         }
         return table
     }
 
-    /// Runs `main` to completion; with `waitForAll`, also waits until every process has ended.
-    /// A `main/1` receives `arguments` as an array of strings (the program's command-line
-    /// arguments); a `main/0` ignores them.
+    /// Runs `main` to completion, blocking the calling thread, and returns how it ended (with
+    /// main's result). With `waitForAll`, also waits until every process has ended. A `main/1`
+    /// receives `arguments` as an array of strings (the program's command-line arguments); a
+    /// `main/0` ignores them.
     public func runMain(arguments: [String] = [], waitForAll: Bool = false) -> ExitStatus {
-        let main = runtime.program.mainIndex
+        guard !isStopped else { return .stopped }
         let pid: UInt64
-        do {
+        do { pid = try spawnMain(arguments) } catch { return .failed(error) }
+        armDeadline()
+        var result = runtime.waitFor(pid)
+        switch result {
+        case .halted, .stopped, .limitReached: break
+        case .returned, .failed, .exited: if waitForAll { runtime.waitForAll() }
+        }
+        if let limit = runtime.completion.withLock({ runtime.limitReached }) { result = .limitReached(limit) }
+        return ended(result)
+    }
+
+    /// `runMain` for async code: the calling task is suspended, no thread is blocked (eight
+    /// programs awaited at once run side by side). `waitForAll` is not offered here: a host
+    /// that needs it calls the blocking form on a thread of its own.
+    public func run(arguments: [String] = []) async -> ExitStatus {
+        guard !isStopped else { return .stopped }
+        let pid: UInt64
+        do { pid = try spawnMain(arguments) } catch { return .failed(error) }
+        armDeadline()
+        return ended(await runtime.result(of: pid))
+    }
+
+    /// Starts the clock of `Options.deadline` for a run.
+    private func armDeadline() {
+        guard let deadline else { return }
+        let nanoseconds = HostMailbox.nanoseconds(deadline)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(min(nanoseconds, Int64(Int.max))))) { [weak runtime] in
+            runtime?.endRun(.deadline)
+        }
+    }
+
+    /// The public form of how a run ended; a run ended by a limit shuts the VM down.
+    private func ended(_ result: ProcessResult) -> ExitStatus {
+        if case .limitReached = result { shutdown() }
+        return ExitStatus(result)
+    }
+
+    /// Spawns the program's `main`, watched so that its end is recorded for a waiter.
+    private func spawnMain(_ arguments: [String]) throws(RuntimeError) -> UInt64 {
+        let main = runtime.program.mainIndex
+        do throws(Fault) {
             if runtime.program.functions[main].arity == 1 {
                 let node = Term.array(arguments.map(Term.string)).messageNode(atoms: runtime.atoms)
                 defer { node.free() }
-                pid = try withUnsafePointer(to: node.value.raw) { argument throws(Fault) in
+                return try withUnsafePointer(to: node.value.raw) { argument throws(Fault) in
                     try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: argument, count: 1), from: nil, watch: true).pid
                 }
-            } else {
-                pid = try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true).pid
             }
+            return try runtime.spawn(function: main, arguments: UnsafeBufferPointer(start: nil, count: 0), from: nil, watch: true).pid
         } catch {
-            return .failed(error.detail)
-        }
-        let result = runtime.waitFor(pid)
-        if waitForAll { runtime.waitForAll() }
-        switch result {
-        case .returned: return .returned
-        case .failed(let error): return .failed(error.description)
-        case .exited(.atom("normal")): return .returned
-        case .exited(let reason): return .exited(reason.description)
-        case .halted(let status): return .halted(status)
-        case .stopped: return .stopped
+            throw RuntimeError(kind: error.kind, detail: error.detail, function: "host", file: "host", line: nil)
         }
     }
 
     /// Spawns `function` (by name) with host-provided arguments; returns its pid.
-    public func spawn(_ function: String, _ arguments: [Term] = []) throws -> Term {
-        guard !isStopped else { throw HostError.stopped }
-        guard let index = runtime.program.module.functionIndex(named: function) else {
-            throw LoadError("function \(function)", "no such function")
-        }
+    public func spawn(_ function: String, _ arguments: [Term] = []) throws(HostError) -> Term {
+        guard !isStopped else { throw .stopped }
+        guard let index = runtime.program.module.functionIndex(named: function) else { throw .noSuchFunction(function) }
         let arity = runtime.program.functions[index].arity
-        guard arity == arguments.count else {
-            throw LoadError("function \(function)", "takes \(arity) arguments, not \(arguments.count)")
-        }
+        guard arity == arguments.count else { throw .wrongArity(function: function, takes: arity, given: arguments.count) }
         let nodes = arguments.map { $0.messageNode(atoms: runtime.atoms) }
         defer { nodes.forEach { $0.free() } }
         let raw = nodes.map(\.value.raw)
-        let pid = try raw.withUnsafeBufferPointer { buffer in
-            do throws(Fault) { return try runtime.spawn(function: index, arguments: buffer, from: nil).pid } catch {
-                throw RuntimeError(kind: error.kind, detail: error.detail, function: "host", file: "host", line: nil)
-            }
+        let spawned = raw.withUnsafeBufferPointer { buffer -> Result<UInt64, Fault> in
+            Result { () throws(Fault) in try runtime.spawn(function: index, arguments: buffer, from: nil).pid }
         }
-        return .pid(pid)
+        switch spawned {
+        case .success(let pid): return .pid(pid)
+        case .failure(let fault) where fault.kind == .systemLimit: throw .processLimit
+        case .failure(let fault):
+            throw .refused(RuntimeError(kind: fault.kind, detail: fault.detail, function: function, file: "host", line: nil))
+        }
     }
 
     /// Sends `message` to the process `pid` from the host.
@@ -205,6 +269,21 @@ public final class VM: @unchecked Sendable {
             crashes: runtime.crashes.load(ordering: .relaxed),
             io: runtime.ioStatistics.map { Statistics.IO(operations: $0.operations, bytesRead: $0.bytesRead,
                                                           bytesWritten: $0.bytesWritten, openHandles: $0.openHandles) })
+    }
+}
+
+extension VM.ExitStatus {
+    /// The public form of how a watched process ended.
+    init(_ result: ProcessResult) {
+        switch result {
+        case .returned(let value): self = .returned(value ?? .atom("too_deep"))
+        case .failed(let error): self = .failed(error)
+        case .exited(.atom("normal")): self = .returned(.atom("normal"))
+        case .exited(let reason): self = .exited(reason: reason)
+        case .halted(let status): self = .halted(status)
+        case .stopped: self = .stopped
+        case .limitReached(let limit): self = .limitReached(limit)
+        }
     }
 }
 

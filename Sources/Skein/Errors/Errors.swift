@@ -36,7 +36,7 @@ public struct LoadError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Why a process stopped with an error.
-public enum RuntimeErrorKind: String, Sendable {
+public enum RuntimeErrorKind: String, Sendable, Equatable {
     case divisionByZero = "division by zero"
     case integerOverflow = "integer overflow"
     case typeMismatch = "type mismatch"
@@ -50,6 +50,8 @@ public enum RuntimeErrorKind: String, Sendable {
     case heapLimit = "heap limit reached"
     /// The system refused memory the process asked for.
     case outOfMemory = "out of memory"
+    /// The VM's processes together would pass the VM-wide memory limit (`--max-memory`).
+    case memoryLimit = "VM memory limit reached"
     /// A VM-wide limit (the process limit) was reached.
     case systemLimit = "system limit reached"
     /// A value nests too deeply (or contains itself) for the operation.
@@ -69,6 +71,7 @@ public enum RuntimeErrorKind: String, Sendable {
         case .badArgument: "bad_argument"
         case .heapLimit: "heap_limit"
         case .outOfMemory: "out_of_memory"
+        case .memoryLimit: "memory_limit"
         case .systemLimit: "system_limit"
         case .tooDeep: "too_deep"
         }
@@ -91,7 +94,9 @@ public struct StackEntry: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A runtime error, with the place it happened.
-public struct RuntimeError: Error, Sendable, CustomStringConvertible {
+public struct RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The process that failed (nil for a failure on the host's side, e.g. spawning `main`).
+    public var pid: Term?
     /// The error class.
     public var kind: RuntimeErrorKind
     /// Details, e.g. the operands.

@@ -19,4 +19,16 @@ public enum HostSignals {
         skein_end_on_closed_stdout()
         _ = skein_flush_output_on_termination()
     }
+
+    /// After `prepareCommandLine`: `hook` runs on the signal thread when SIGINT, SIGTERM or
+    /// SIGHUP arrives, before anything else. Returning true takes the ending over: the host
+    /// stops its VM and calls `die(of:)` itself (within 2 s, or SIGALRM ends the process).
+    /// A C function pointer, because it may run while Swift's runtime is in any state.
+    public static func onTermination(_ hook: @convention(c) (Int32) -> Int32) {
+        skein_set_termination_hook(hook)
+    }
+
+    /// Flushes stdout and stderr and ends the process by `signal`, so the parent sees the
+    /// signal (a shell shows 130 for SIGINT, 143 for SIGTERM).
+    public static func die(of signal: Int32) -> Never { skein_die_of(signal) }
 }

@@ -106,10 +106,11 @@ struct ExecutionContext {
     static let maxStackWords = 16 << 20
 
     /// A context about to call `function` with `arguments`, whose heap may hold
-    /// `heapLimitWords` live words.
-    init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max) {
+    /// `heapLimitWords` live words, reserved from the VM's `budget` if it has one.
+    init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max,
+         budget: MemoryBudget? = nil) {
         let info = program.functions[function]
-        heap = Heap(limitWords: heapLimitWords)
+        heap = Heap(limitWords: heapLimitWords, budget: budget)
         stackCapacity = max(info.registers, 4)
         stack = .allocate(capacity: stackCapacity)
         stack.initialize(repeating: Value.nil.raw, count: stackCapacity)

@@ -242,7 +242,7 @@ struct Interpreter<Host: SliceHost> {
                         if let operation = try io(word) { return save(pc - 1, .waitForIO(operation)) }
                         regs = registers
                     case .callhost:
-                        try callHost(word)
+                        if let pending = try callHost(word) { return save(pc - 1, .waitForHost(pending)) }
                         regs = registers
                     }
                 }

@@ -19,6 +19,9 @@ protocol SliceHost {
     /// The VM's heap limit per process, in words (a process may only lower its own).
     var heapLimitWords: Int { get }
 
+    /// What IO the VM's programs may do (the sandbox).
+    var capabilities: Capabilities { get }
+
     /// Writes program output (one whole line per call).
     func writeOutput(_ text: String)
 

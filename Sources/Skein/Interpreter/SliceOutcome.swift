@@ -17,6 +17,9 @@ enum SliceOutcome {
     /// `io`: suspend until the IO thread completes the operation. The context is saved at the
     /// `io`, which runs again on wake-up and takes the result.
     case waitForIO(IOOperation)
+    /// `callhost` of an async host function: suspend while the runtime runs it in a task. The
+    /// context is saved at the `callhost`, which runs again on wake-up and takes the result.
+    case waitForHost(PendingHostCall)
 }
 
 /// A runtime error before its location is known.
@@ -46,6 +49,8 @@ struct Fault: Error {
             self.init(kind: .heapLimit, detail: "the process needs more than its limit of \(limit * 8) bytes of heap (asked for \(requested * 8) bytes more)")
         case .outOfMemory(let words):
             self.init(kind: .outOfMemory, detail: "the system refused \(words * 8) bytes")
+        case .vmLimitReached(let limit, let requested):
+            self.init(kind: .memoryLimit, detail: "the processes of this VM together would pass its memory limit of \(limit * 8) bytes (this process asked for \(requested * 8) bytes more)")
         }
     }
 }

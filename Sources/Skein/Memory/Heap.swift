@@ -19,7 +19,8 @@ import Foundation
 /// Spaces of `spareMinimumWords` or more are kept after a collection and reused by the next one
 /// when it fits (two semispaces): a fresh large space each time came from `mmap` and cost a page
 /// fault per 4 KiB touched, a third of the time of a program updating a large map (word_count:
-/// 0.4 s of system time in 1 s). Small heaps, which are most processes, keep no spare.
+/// 0.4 s of system time in 1 s). Small heaps, which are most processes, keep no spare. A spare
+/// stays reserved in the VM's `MemoryBudget` while it is kept.
 struct Heap {
     /// First word of the current space (`nil` before the first allocation).
     private(set) var start: UnsafeMutablePointer<UInt64>?
@@ -33,6 +34,12 @@ struct Heap {
     private(set) var collections = 0
     /// Most live words the heap may hold (a process may lower it: `maxheap`).
     var limitWords: Int
+    /// The VM-wide account this heap's space is reserved from, if the VM has a memory limit.
+    /// Unmanaged so that a heap costs no reference counting: the runtime holds the budget for
+    /// longer than any process exists.
+    private let budgetReference: Unmanaged<MemoryBudget>?
+    /// The budget, borrowed.
+    private var budget: MemoryBudget? { budgetReference?.takeUnretainedValue() }
     /// The from-space of the last collection, kept for the next one (nil when small).
     private var spare: UnsafeMutablePointer<UInt64>?
     /// Words of `spare`.
@@ -51,13 +58,16 @@ struct Heap {
         case limitReached(limitWords: Int, requestedWords: Int)
         /// The system refused the memory.
         case outOfMemory(words: Int)
+        /// The VM's heaps together would pass the VM-wide limit (`MemoryBudget`).
+        case vmLimitReached(limitWords: Int, requestedWords: Int)
     }
 
     /// An empty heap that may hold up to `limitWords` live words; no memory is taken until the
     /// first allocation.
-    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max) {
+    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max, budget: MemoryBudget? = nil) {
         self.targetWords = initialWords
         self.limitWords = limitWords
+        self.budgetReference = budget.map { Unmanaged.passUnretained($0) }
     }
 
     /// Words in the current space.
@@ -92,27 +102,33 @@ struct Heap {
         } else if capacityWords >= Heap.spareMinimumWords {
             // A large heap gets a space as large as the one in use (every survivor fits), so
             // that the next collection can reuse the one it leaves.
-            try evacuateIntoFresh(words: Swift.max(targetWords, usedWords), roots: roots)
+            try evacuateIntoFresh(words: Swift.max(targetWords, usedWords), requested: words, roots: roots)
         }
         // If the request does not fit beside the survivors (or nothing was collected yet): a
         // space sized for the worst case, everything surviving, so the copy cannot overflow.
         if start == nil || end! - top! < words {
-            try evacuateIntoFresh(words: Swift.max(targetWords, usedWords + words), roots: roots)
+            try evacuateIntoFresh(words: Swift.max(targetWords, usedWords + words), requested: words, roots: roots)
         }
         if (usedWords + words) * 2 > capacityWords { targetWords = Swift.min(capacityWords * 2, limitWords) } else { targetWords = capacityWords }
         if usedWords > limitWords - words { throw .limitReached(limitWords: limitWords, requestedWords: words) }
     }
 
-    /// Collects into a new space of `words` words (freeing the spare).
-    private mutating func evacuateIntoFresh(words: Int, roots: (inout Copier) -> Void) throws(Failure) {
-        free(spare)
-        spare = nil
-        guard let memory = malloc(words * MemoryLayout<UInt64>.stride) else { throw .outOfMemory(words: words) }
+    /// Collects into a new space of `words` words (freeing the spare). The new space is reserved
+    /// in full while the old one still counts: both exist until the copy is done.
+    private mutating func evacuateIntoFresh(words: Int, requested: Int, roots: (inout Copier) -> Void) throws(Failure) {
+        freeSpare()
+        if let budget, !budget.reserve(words) {
+            throw .vmLimitReached(limitWords: budget.limitWords, requestedWords: requested)
+        }
+        guard let memory = malloc(words * MemoryLayout<UInt64>.stride) else {
+            budget?.release(words)
+            throw .outOfMemory(words: words)
+        }
         evacuate(into: memory.bindMemory(to: UInt64.self, capacity: words), words: words, roots: roots)
     }
 
     /// Copies the live objects into the space of `words` words at `to`, which becomes the heap's
-    /// space; the old one is kept as the spare if it is large, else freed.
+    /// space; the old one is kept as the spare if it is large (still reserved), else freed.
     private mutating func evacuate(into to: UnsafeMutablePointer<UInt64>, words: Int, roots: (inout Copier) -> Void) {
         var copier = Copier(from: start, fromEnd: end, to: to)
         roots(&copier)
@@ -121,6 +137,7 @@ struct Heap {
             spare = start
             spareWords = capacityWords
         } else {
+            budget?.release(capacityWords)
             free(start)
         }
         start = to
@@ -129,11 +146,19 @@ struct Heap {
         collections += 1
     }
 
+    /// Frees the spare space and its reservation.
+    private mutating func freeSpare() {
+        guard let spare else { return }
+        budget?.release(spareWords)
+        free(spare)
+        self.spare = nil
+    }
+
     /// Frees the heap's memory. Every value in it becomes invalid.
     mutating func release() {
+        budget?.release(capacityWords)
         free(start)
-        free(spare)
-        spare = nil
+        freeSpare()
         start = nil
         top = nil
         end = nil

@@ -38,7 +38,11 @@ final class Process: @unchecked Sendable {
     var timedOut = false
     /// The result of the IO operation the process is suspended in, set by the IO thread before
     /// it wakes the process; the `io` instruction consumes it when it runs again.
-    var ioResult: Term?
+    /// A message node (`IOResults.swift`): the runner copies it into the heap and frees it.
+    var ioResult: MessageNode?
+    /// The result of an async host function call, set by its task before the wake-up that
+    /// resumes the process (the wake CAS orders the two), taken by the re-run `callhost`.
+    var hostCallResult: HostCallResult?
     /// Whether this incarnation may hold IO handles (runner only): if so, its exit closes them.
     var usedIO = false
     /// Reductions used over this incarnation's life (runner only; for statistics).
@@ -57,6 +61,11 @@ final class Process: @unchecked Sendable {
     /// early. Written by the runner before it suspends, read by signal senders after they load
     /// the suspended state.
     let sleepsInterruptibly = Atomic<Bool>(false)
+    /// Whether the process is suspended for an IO request: an exit signal then asks the IO
+    /// thread to cancel it (`Runtime.interruptIO`). Written by the runner before it suspends
+    /// (published by the suspension's sequentially consistent store), read by signal senders
+    /// after they load the suspended state.
+    let waitsForIO = Atomic<Bool>(false)
     /// Whether this incarnation is a host mailbox (`VM.makeMailbox`): no code runs in it, and
     /// a sender that wakes it signals the host thread waiting in `receive` instead of
     /// scheduling it. Set before the pid is published, cleared when the slot is reused.
@@ -82,12 +91,14 @@ final class Process: @unchecked Sendable {
         exitReason = nil
         pendingSignals.store(0, ordering: .relaxed)
         sleepsInterruptibly.store(false, ordering: .relaxed)
+        waitsForIO.store(false, ordering: .relaxed)
     }
 
     init(slot: Int) { self.slot = slot }
 
     deinit {
         exitReason?.free()
+        ioResult?.free()
         mailbox.destroy()
         if var context = context?.pointee {
             context.release()

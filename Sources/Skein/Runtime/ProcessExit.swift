@@ -12,6 +12,23 @@ enum ProcessResult {
     case halted(Int32)
     /// The VM was shut down before the process ended.
     case stopped
+    /// A run limit ended the run before the process ended.
+    case limitReached(RunLimit)
+}
+
+/// A limit on a whole run (`VM.Options.deadline`, `VM.Options.maxReductions`).
+public enum RunLimit: Sendable, Equatable, CustomStringConvertible {
+    /// The wall-clock deadline passed.
+    case deadline
+    /// The processes together used up the reduction budget.
+    case reductions
+
+    public var description: String {
+        switch self {
+        case .deadline: "the run's deadline passed"
+        case .reductions: "the run used up its reduction budget"
+        }
+    }
 }
 
 /// The end of a process: what its links, monitors, registered name and waiters learn.
@@ -36,7 +53,9 @@ extension Runtime {
             process.usedIO = false
             io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
         }
+        process.ioResult?.free()
         process.ioResult = nil
+        process.hostCallResult = nil
         // What a waiting host thread gets, converted while the heap still exists.
         var result: ProcessResult?
         if process.isWatched {
@@ -57,10 +76,14 @@ extension Runtime {
         table.release(process)
 
         if watchedEnd {
-            completion.withLock {
+            let waiter = completion.withLock { () -> CheckedContinuation<ProcessResult, Never>? in
                 if watched.remove(pid) != nil { results[pid] = result ?? .exited(.atom("normal")) }
                 completion.broadcast()
+                guard let waiter = resultWaiters.removeValue(forKey: pid) else { return nil }
+                return waiter
             }
+            // Resumed outside the lock: the task may run at once, on this thread.
+            if let waiter { waiter.resume(returning: completion.withLock { results.removeValue(forKey: pid)! }) }
         } else if allWaiters.load(ordering: .sequentiallyConsistent) > 0,
                   table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) == 0 {
             completion.withLock { completion.broadcast() }
@@ -106,19 +129,40 @@ extension Runtime {
     /// Blocks until `pid` (spawned with `watch: true`) ends, or a process halts the run.
     func waitFor(_ pid: UInt64) -> ProcessResult {
         completion.withLock {
-            while results[pid] == nil && haltStatus == nil && !isStopping { completion.wait() }
+            while results[pid] == nil && haltStatus == nil && limitReached == nil && !isStopping { completion.wait() }
             if let status = haltStatus { return .halted(status) }
+            if let limit = limitReached { return .limitReached(limit) }
             if results[pid] == nil { return .stopped }
             return results.removeValue(forKey: pid)!
         }
     }
 
+    /// `waitFor` for async code: suspends the task until `pid` (spawned with `watch: true`)
+    /// ends, or the run halts or stops, without blocking a thread.
+    func result(of pid: UInt64) async -> ProcessResult {
+        await withCheckedContinuation { (waiter: CheckedContinuation<ProcessResult, Never>) in
+            let ready: ProcessResult? = completion.withLock {
+                if let status = haltStatus { return .halted(status) }
+                if let limit = limitReached { return .limitReached(limit) }
+                if let result = results.removeValue(forKey: pid) { return result }
+                if isStopping { return .stopped }
+                resultWaiters[pid] = waiter
+                return nil
+            }
+            if let ready { waiter.resume(returning: ready) }
+        }
+    }
+
     /// `halt`: ends the run with `status` (the first halt wins).
     func halt(status: Int32) {
-        completion.withLock {
+        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
             if haltStatus == nil { haltStatus = status }
             completion.broadcast()
+            defer { resultWaiters.removeAll() }
+            return Array(resultWaiters.values)
         }
+        let status = completion.withLock { haltStatus! }
+        for waiter in waiters { waiter.resume(returning: .halted(status)) }
     }
 
     /// Blocks until no process is alive.
@@ -126,7 +170,8 @@ extension Runtime {
         allWaiters.add(1, ordering: .sequentiallyConsistent)
         defer { allWaiters.subtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
-            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0, haltStatus == nil, !isStopping {
+            while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0,
+                  haltStatus == nil, limitReached == nil, !isStopping {
                 completion.wait()
             }
         }

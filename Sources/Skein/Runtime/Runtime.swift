@@ -17,8 +17,13 @@ final class Runtime: @unchecked Sendable {
     private(set) var scheduler: Scheduler!
     private(set) var timeouts: TimeoutService!
     private let references = Atomic<UInt64>(0)
-    /// The IO thread, started on the first IO operation.
+    /// The IO thread, started on the first IO operation: created and kept under this lock...
     private let ioService = Locked<IOService?>(nil)
+    /// ...and published here once created (an unretained `IOService` pointer, 0 before), so
+    /// the `io` path reads it with one acquiring load instead of taking the lock per request.
+    /// Sound: the pointer is stored (releasing) only after the service is fully built, and
+    /// `ioService` keeps it alive until the runtime itself goes.
+    private let ioServicePointer = Atomic<UInt>(0)
     /// Processes that ended with an error.
     let crashes = Atomic<Int>(0)
     /// Crash reports, with repeats of one report counted instead of printed.
@@ -47,6 +52,8 @@ final class Runtime: @unchecked Sendable {
     var results: [UInt64: ProcessResult] = [:]
     /// Processes whose end a host thread waits for (under `completion`).
     var watched: Set<UInt64> = []
+    /// Tasks awaiting a watched process's end (`result(of:)`), by pid (under `completion`).
+    var resultWaiters: [UInt64: CheckedContinuation<ProcessResult, Never>] = [:]
     /// The exit status a process gave `halt` (under `completion`).
     var haltStatus: Int32?
     /// Set by `shutdown` (under `completion`): waiting host threads return.
@@ -54,10 +61,27 @@ final class Runtime: @unchecked Sendable {
 
     /// Host functions by the constant index that names them (nil where none is called).
     let hostFunctions: [HostFunction?]
+    /// What IO programs may do (`VM.Options.capabilities`).
+    let capabilities: Capabilities
+    /// The VM-wide memory account, with `VM.Options.maxMemoryBytes`.
+    let memoryBudget: MemoryBudget?
+    /// Reductions the run may still use, with `VM.Options.maxReductions` (`Int.max`: no
+    /// budget). Each slice subtracts what it used; relaxed, as it orders nothing else.
+    let reductionsLeft = Atomic<Int>(Int.max)
+    /// Set once a run limit (deadline, reductions) has ended the run: workers stop running
+    /// processes. Written under `completion` (with `limitReached`), read by workers relaxed:
+    /// a worker that has not seen it yet runs at most one more slice.
+    let runIsOver = Atomic<Bool>(false)
+    /// The run limit that ended the run (under `completion`).
+    var limitReached: RunLimit?
 
     init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, heapLimitBytes: Int = Int.max,
+         memoryLimitBytes: Int? = nil, reductionLimit: Int? = nil, capabilities: Capabilities = .all,
          output: OutputSink, errors: OutputSink, hostFunctions: [HostFunction?] = []) {
         self.hostFunctions = hostFunctions
+        self.capabilities = capabilities
+        self.memoryBudget = memoryLimitBytes.map { MemoryBudget(limitWords: $0 / 8) }
+        if let reductionLimit { reductionsLeft.store(reductionLimit, ordering: .relaxed) }
         let heapLimitWords = max(heapLimitBytes / 8, 1024)
         self.heapLimitWords = heapLimitWords
         self.mailboxLimit = heapLimitWords / NodeCache.smallNodeWords
@@ -76,10 +100,13 @@ final class Runtime: @unchecked Sendable {
     /// Stops the workers and the timeout thread, then frees every process. Host threads waiting
     /// for a process or in a host mailbox's `receive` return first.
     func shutdown() {
-        completion.withLock {
+        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
             isStopping = true
             completion.broadcast()
+            defer { resultWaiters.removeAll() }
+            return Array(resultWaiters.values)
         }
+        for waiter in waiters { waiter.resume(returning: .stopped) }
         hostWaiters.withLock { waiters in waiters.values.forEach { $0.signal() } }
         scheduler.stop()
         timeouts.stop()
@@ -98,11 +125,20 @@ final class Runtime: @unchecked Sendable {
 
     /// The IO thread, started on first use.
     var io: IOService {
+        let published = ioServicePointer.load(ordering: .acquiring)
+        if published != 0 { return Unmanaged<IOService>.fromOpaque(UnsafeRawPointer(bitPattern: published)!).takeUnretainedValue() }
+        return startIO()
+    }
+
+    /// Creates the IO service (once, under the lock) and publishes it.
+    @inline(never)
+    private func startIO() -> IOService {
         ioService.withLock { service in
             if let service { return service }
-            let created = IOService(finish: { [unowned self] request, result in self.finishIO(request, result) },
+            let created = IOService(atoms: atoms, finish: { [unowned self] request, result in self.finishIO(request, result) },
                                     inject: { [unowned self] batch in self.scheduler.inject(batch) })
             service = created
+            ioServicePointer.store(UInt(bitPattern: Unmanaged.passUnretained(created).toOpaque()), ordering: .releasing)
             return created
         }
     }
@@ -118,16 +154,66 @@ final class Runtime: @unchecked Sendable {
     /// On the IO thread: hand the result to the waiting process and make it runnable (exactly
     /// once, through the same CAS as messages and timeouts). The IO service queues the winners
     /// in a batch at the end of its loop iteration.
-    private func finishIO(_ request: IORequest, _ result: Term) -> Bool {
-        guard let unmanaged = request.process else { return false }
+    ///
+    /// Who touches what: the IO thread is the only waker of a process suspended for IO (its
+    /// `sleeping` state is not interruptible, so senders leave it alone), so it writes
+    /// `ioResult` while no runner can read it; the wake CAS (sequentially consistent) then
+    /// publishes it to whichever worker dequeues the process. No lock is needed.
+    private func finishIO(_ request: IORequest, _ result: MessageNode) -> Bool {
+        guard let unmanaged = request.process else {
+            result.free()
+            return false
+        }
         return unmanaged._withUnsafeGuaranteedRef { process in
+            assert(process.ioResult?.raw == nil, "an IO result nobody took")
             process.ioResult = result
-            return process.state.wake(from: request.state, timedOut: false)
+            if process.state.wake(from: request.state, timedOut: false) { return true }
+            // Not reachable while the IO thread is the only waker; never leak or leave it.
+            process.ioResult = nil
+            result.free()
+            return false
         }
     }
 
     /// A fresh unique reference number.
     func makeReference() -> UInt64 { references.add(1, ordering: .relaxed).newValue }
+
+    /// Suspends `process` while an async host function runs in a task of its own; the task
+    /// hands over the result and wakes the process through the same CAS as messages, timeouts
+    /// and IO, so it is resumed exactly once. The runtime is held by the task until it ends, so
+    /// the process object outlives a shutdown that comes meanwhile (the wake-up then finds a
+    /// stopped scheduler and is dropped with it).
+    private func callHostAsync(_ pending: PendingHostCall, for process: Process) {
+        let suspended = process.state.suspend(.sleeping)
+        Task.detached { [self, process] in
+            let result: HostCallResult
+            do { result = .returned(try await pending.body(pending.call, pending.arguments)) } catch {
+                result = .failed("\(error)")
+            }
+            process.hostCallResult = result
+            if process.state.wake(from: suspended, timedOut: false) { self.scheduler.inject(process) }
+        }
+    }
+
+    /// Takes `used` reductions from the run's budget; the slice that empties it ends the run.
+    @inline(never)
+    private func chargeReductions(_ used: Int) {
+        if reductionsLeft.subtract(used, ordering: .relaxed).newValue <= 0 { endRun(.reductions) }
+    }
+
+    /// Ends the run because of `limit`: workers stop running processes and whoever waits for
+    /// the run learns why (the first limit wins). `VM` then shuts the VM down.
+    func endRun(_ limit: RunLimit) {
+        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
+            guard limitReached == nil, !isStopping else { return [] }
+            limitReached = limit
+            runIsOver.store(true, ordering: .relaxed)
+            completion.broadcast()
+            defer { resultWaiters.removeAll() }
+            return Array(resultWaiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: .limitReached(limit)) }
+    }
 
     // MARK: Spawning
 
@@ -150,7 +236,7 @@ final class Runtime: @unchecked Sendable {
         }
         let context = UnsafeMutablePointer<ExecutionContext>.allocate(capacity: 1)
         context.initialize(to: ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
-                                                heapLimitWords: heapLimitWords))
+                                                heapLimitWords: heapLimitWords, budget: memoryBudget))
         if words > 0 {
             // One region for all the copies (a fresh heap has no roots to trace).
             do { try context.pointee.heap.collect(reserving: words) { _ in } } catch {
@@ -227,12 +313,15 @@ final class Runtime: @unchecked Sendable {
     @inline(__always)
     func push(_ node: MessageNode, to pid: UInt64, from worker: Worker?, isSignal: Bool) -> Bool {
         table.withLiveProcess(pid) { p in
+            // Read before the push: from then on the receiver may take and free the node.
+            var ioInterrupt = isSignal ? Runtime.ioInterrupt(for: node) : nil
             let queued = p.mailbox.push(node)
             var interrupts = isSignal
             if isSignal { p.pendingSignals.add(1, ordering: .sequentiallyConsistent) }
             if queued == mailboxLimit + 1 {
                 floodKill(p)
                 interrupts = true
+                ioInterrupt = .lethal
             }
             let s = p.state.load()
             let wakes = s.status == .waiting
@@ -245,9 +334,39 @@ final class Runtime: @unchecked Sendable {
                 } else {
                     scheduler.inject(p)
                 }
+            } else if let ioInterrupt, s.status == .sleeping, p.waitsForIO.load(ordering: .relaxed) {
+                interruptIO(pid, state: s, lethal: ioInterrupt == .lethal)
             }
             return true
         } ?? false
+    }
+
+    /// A process waiting in IO got `signal`: if it is an exit signal, the IO thread cancels the
+    /// request (see `IOService.interrupt`; the IO thread stays the only waker of a process
+    /// suspended for IO). A kill (`Signal.kill`, `exit pid, :kill`, or a flooded mailbox) is
+    /// lethal, so any request may be cancelled; another exit signal may be trapped or ignored,
+    /// so only requests the process can make again are.
+    @inline(never)
+    private func interruptIO(_ pid: UInt64, state: ProcessState, lethal: Bool) {
+        io.submit(IORequest(operation: .interrupt(state: state, lethal: lethal), process: nil, owner: pid, state: state))
+    }
+
+    /// How a signal bears on a process waiting in IO.
+    enum IOInterrupt { case restartable, lethal }
+
+    /// Whether the signal in `node` interrupts IO: exit signals do (a kill lethally), the others
+    /// (link, monitor, DOWN) wait until the request is answered.
+    @inline(__always)
+    static func ioInterrupt(for node: MessageNode) -> IOInterrupt? {
+        switch Signal.Kind(rawValue: node.kind) {
+        case .kill?: return .lethal
+        case .exit?:
+            let value = node.value
+            let killing = value.heapKind == .tuple && value.tupleCount == 2 && value.tupleElements[1] == Value.known(.kill).raw
+            return killing ? .lethal : .restartable
+        case .linkedExit?: return .restartable
+        default: return nil
+        }
     }
 
     /// Ends a process whose mailbox passed `mailboxLimit` (called once, by the sender whose
@@ -312,6 +431,9 @@ final class Runtime: @unchecked Sendable {
             }
         }
         process.sleepsInterruptibly.store(false, ordering: .relaxed)
+        process.waitsForIO.store(false, ordering: .relaxed)
+        // A run ended by a limit runs nothing more; shutdown frees what is left.
+        if runIsOver.load(ordering: .relaxed) { return }
         // Signals first: an exit signal stops a busy process within one slice.
         if process.pendingSignals.load(ordering: .relaxed) > 0,
            !process.mailbox.pull({ handleSignal($0, in: process, worker: worker) }) {
@@ -324,6 +446,7 @@ final class Runtime: @unchecked Sendable {
             let before = budget
             let outcome = interpreter.run(budget: &budget)
             process.reductions += before - budget
+            if reductionsLeft.load(ordering: .relaxed) != Int.max { chargeReductions(before - budget) }
             switch outcome {
             case .exhausted:
                 worker.pushBack(process, notify: worker.queue.count > 0)
@@ -332,7 +455,8 @@ final class Runtime: @unchecked Sendable {
                 process.exitReason = MessageNode.make(atom: Value.known(.normal))
                 finish(process, worker: worker, returned: value)
                 return
-            case .failed(let error, let raised):
+            case .failed(var error, let raised):
+                error.pid = .pid(process.pid)
                 reporter.report(error, pid: process.pid)
                 crashes.add(1, ordering: .relaxed)
                 process.exitReason = interpreter.errorValue(error, raised: raised).messageNode(atoms: atoms)
@@ -356,8 +480,19 @@ final class Runtime: @unchecked Sendable {
                 return
             case .waitForIO(let operation):
                 let owner = process.pid
+                let service = io
+                process.waitsForIO.store(true, ordering: .relaxed)
                 let suspended = process.state.suspend(.sleeping)
-                io.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                service.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
+                // Dekker with `push`: a signal pushed before our suspension was published was
+                // not seen as one to an IO waiter by its sender; interrupt ourselves for it.
+                if process.pendingSignals.load(ordering: .sequentiallyConsistent) > 0 {
+                    service.submit(IORequest(operation: .interrupt(state: suspended, lethal: false), process: nil,
+                                             owner: owner, state: suspended))
+                }
+                return
+            case .waitForHost(let pending):
+                callHostAsync(pending, for: process)
                 return
             case .sleep(let milliseconds):
                 process.armedTimeout = true

@@ -30,6 +30,7 @@ struct WorkerHost: SliceHost {
     var atoms: AtomTable { runtime.atoms }
     var printer: Printer { runtime.printer }
     var heapLimitWords: Int { runtime.heapLimitWords }
+    var capabilities: Capabilities { runtime.capabilities }
 
     func writeOutput(_ text: String) { runtime.output.write(text) }
 

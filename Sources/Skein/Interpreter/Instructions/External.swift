@@ -7,22 +7,30 @@ extension Interpreter {
     /// immediate ones, or returns the operation to suspend on.
     func io(_ word: UInt64) throws(Fault) -> IOOperation? {
         var reductions = 0
-        let result = processRef._withUnsafeGuaranteedRef { p -> Term? in
+        let result = processRef._withUnsafeGuaranteedRef { p -> MessageNode? in
             defer { p.ioResult = nil }
             return p.ioResult
         }
         if let result {
-            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            if !result.isInterruptedIO {
+                try store(result, into: word.fieldA, reductions: &reductions)  // the one copy into the heap
+                return nil
+            }
+            // An exit signal cancelled the request and the process survived it: make it again.
+            host.recycle(result)
+        }
+        guard let kind = IOOperationKind(rawValue: program.ioOperations[word.fieldB]) else {
+            throw Fault(kind: .badArgument, detail: "io names no known operation (the loader resolves every io; this is a VM bug)")
+        }
+        if kind == .wallClock {
+            registers[word.fieldA] = Value.smallInt(Int64(Date().timeIntervalSince1970 * 1000)).raw
             return nil
         }
-        let regs = registers
-        let args = (0..<word.fieldD).map { Value(raw: regs[word.fieldC + $0]) }
-        let name = host.atoms.name(Int(Value(raw: program.constants[word.fieldB]).immediatePayload))
-        if name == "wall_clock" {
-            regs[word.fieldA] = Value.smallInt(Int64(Date().timeIntervalSince1970 * 1000)).raw
+        let operation = try IOOperations.decode(kind, UnsafeBufferPointer(start: registers + word.fieldC, count: word.fieldD), atoms: host.atoms)
+        if let refusal = host.capabilities.refusal(operation) {
+            try storeTerm(.error("EACCES", refusal), into: word.fieldA, reductions: &reductions)
             return nil
         }
-        let operation = try IOOperations.decode(name, args, atoms: host.atoms)
         processRef._withUnsafeGuaranteedRef { $0.usedIO = true }
         return operation
     }
@@ -45,8 +53,24 @@ extension Interpreter {
     }
 
     /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.
-    func callHost(_ word: UInt64) throws(Fault) {
+    /// An async function is not called here: the call is returned for the runtime to start
+    /// while the process is suspended, and this instruction runs again on wake-up to take the
+    /// result (as `io` does).
+    func callHost(_ word: UInt64) throws(Fault) -> PendingHostCall? {
         var reductions = 0
+        let finished = processRef._withUnsafeGuaranteedRef { p -> HostCallResult? in
+            defer { p.hostCallResult = nil }
+            return p.hostCallResult
+        }
+        switch finished {
+        case .returned(let result)?:
+            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            return nil
+        case .failed(let reason)?:
+            throw Fault(kind: .raised, detail: "host function \(hostFunctionName(word)) failed: \(reason)")
+        case nil:
+            break
+        }
         guard let function = host.hostFunction(word.fieldB) else {
             throw Fault(kind: .notAFunction, detail: "no host function is bound here")
         }
@@ -57,12 +81,44 @@ extension Interpreter {
                 throw .tooDeep("a host function argument")
             }
         }
-        // The call may block: let other workers take what is queued here, next slot included.
-        host.willBlock()
-        let result: Term
-        do { result = try function.body(arguments) } catch {
-            throw Fault(kind: .raised, detail: "host function \(Disassembler.literal(program.module.constants[word.fieldB], module: program.module)) failed: \(error)")
+        let call = HostCall(caller: .pid(processRef._withUnsafeGuaranteedRef { $0.pid }), name: hostFunctionName(word, quoted: false))
+        switch function.body {
+        case .suspending(let body):
+            return PendingHostCall(body: body, call: call, arguments: arguments)
+        case .blocking(let body):
+            // The call may block: let other workers take what is queued here, next slot included.
+            host.willBlock()
+            let result: Term
+            do { result = try body(call, arguments) } catch {
+                throw Fault(kind: .raised, detail: "host function \(hostFunctionName(word)) failed: \(error)")
+            }
+            try storeTerm(result, into: word.fieldA, reductions: &reductions)
+            return nil
         }
-        try storeTerm(result, into: word.fieldA, reductions: &reductions)
     }
+
+    /// The name a `callhost` calls its function by (quoted as in the source, or bare).
+    private func hostFunctionName(_ word: UInt64, quoted: Bool = true) -> String {
+        let constant = program.module.constants[word.fieldB]
+        if !quoted, case .string(let name) = constant { return name }
+        return Disassembler.literal(constant, module: program.module)
+    }
+}
+
+/// An async host function call waiting to be started by the runtime (`SliceOutcome.waitForHost`).
+struct PendingHostCall {
+    /// The function.
+    var body: @Sendable (HostCall, [Term]) async throws -> Term
+    /// Who calls it, and by which name.
+    var call: HostCall
+    /// The arguments, already host terms.
+    var arguments: [Term]
+}
+
+/// How an async host function call ended, handed to the suspended process.
+enum HostCallResult: Sendable {
+    /// It returned this term.
+    case returned(Term)
+    /// It threw: the error as text (it becomes a runtime error of the caller).
+    case failed(String)
 }

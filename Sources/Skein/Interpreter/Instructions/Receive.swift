@@ -18,19 +18,19 @@ extension Interpreter {
         let host = self.host
         let mailbox = self.mailbox
         var exiting = false
-        // Where a timed-out receive continues.
-        let timeoutTarget: Int = op.wordCount == 2 ? Int(program.code[start + 1]) : word.fieldT
+        // Where a timed-out receive continues: field T, or X of the extension word.
+        let timeoutTarget: Int = op.wordCount == 2 ? program.code[start + 1].field(.x) : word.fieldT
         if op.wordCount == 2 { pc &+= 1 }
 
         switch op {
         case .recv, .recvt, .recvti:
-            if op != .recv, takeTimeout() { mailbox.endScan(); pc = timeoutTarget; return nil }
+            if op != .recv, takeTimeout() { return timedOut(to: timeoutTarget, &pc, &reductions) }
             if let message = mailbox.takeOldest({ host.handleSignal($0) }, exiting: &exiting) {
                 try deliver(message, into: word.fieldA, reductions: &reductions)
                 return nil
             }
         case .recvtag, .recvtagt, .recvtagti:
-            if op != .recvtag, takeTimeout() { mailbox.endScan(); pc = timeoutTarget; return nil }
+            if op != .recvtag, takeTimeout() { return timedOut(to: timeoutTarget, &pc, &reductions) }
             let key = registers[word.fieldB]
             while let message = mailbox.current({ host.handleSignal($0) }, exiting: &exiting) {
                 let v = message.value
@@ -59,7 +59,7 @@ extension Interpreter {
         case .recvmark:
             return mailbox.mark({ host.handleSignal($0) }) ? nil : save(start, .exited)
         default:  // recvwait, recvwaitt, recvwaitti
-            if op != .recvwait, takeTimeout() { mailbox.endScan(); pc = timeoutTarget; return nil }
+            if op != .recvwait, takeTimeout() { return timedOut(to: timeoutTarget, &pc, &reductions) }
             if mailbox.current({ host.handleSignal($0) }, exiting: &exiting) != nil {
                 // Something new under the cursor: back to the peek.
                 if Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
@@ -84,12 +84,16 @@ extension Interpreter {
         let deadline = mailbox.deadline ?? now + Int64(timeout) * 1_000_000
         mailbox.deadline = deadline
         let remaining = (deadline - now + 999_999) / 1_000_000
-        guard remaining > 0 else {
-            mailbox.endScan()
-            pc = timeoutTarget
-            return nil
-        }
+        guard remaining > 0 else { return timedOut(to: timeoutTarget, &pc, &reductions) }
         return save(start, .waitForMessage(timeout: Int(remaining)))
+    }
+
+    /// A receive that timed out continues at `target`, spending a reduction like any branch:
+    /// a zero-timeout receive that loops back to itself must still end its slice (found by the
+    /// run fuzzer: `recvti r0, 0, L0` at L0 ran one slice for ever, and the VM could not stop).
+    private func timedOut(to target: Int, _ pc: inout Int, _ reductions: inout Int) -> SliceOutcome? {
+        mailbox.endScan()
+        return Interpreter.jump(to: target, &pc, &reductions) ? save(pc, .exhausted) : nil
     }
 
     /// Whether the process was woken by its receive timeout (consuming the flag).
@@ -107,7 +111,3 @@ extension Interpreter {
     }
 }
 
-extension UInt64 {
-    /// `A` read as a signed 16-bit immediate.
-    @inline(__always) var fieldSA: Int { Int(Int16(truncatingIfNeeded: self >> 8)) }
-}

@@ -1,0 +1,27 @@
+/// Loading a program the way `vm run` does, for every host: by content, binary or text.
+extension Module {
+    /// Loads a program from its bytes: a binary module (recognised by its magic number) is
+    /// decoded, anything else is assembled as text; either way it is verified, so what comes
+    /// back can run. A first line starting with `#!` (a script run directly) is skipped.
+    ///
+    /// Throws `LoadError` for a binary module that is malformed or fails verification, and
+    /// `AssemblyError` (file, line and column of each problem) for text.
+    public static func load(bytes: [UInt8], name: String) throws -> Module {
+        let module: Module
+        if bytes.starts(with: BinaryFormat.magic) {
+            module = try BinaryFormat.decode(bytes)
+        } else {
+            module = try Assembler.assemble(bytes: withoutInterpreterLine(bytes), file: name)
+        }
+        try Verifier.verify(module)
+        return module
+    }
+
+    /// A script run directly starts with `#!/usr/bin/env -S vm run`: that line is for the
+    /// kernel, not the assembler. It is blanked, not removed, so line numbers stay right.
+    static func withoutInterpreterLine(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.starts(with: Array("#!".utf8)) else { return bytes }
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return [] }
+        return Array(bytes[newline...])
+    }
+}
