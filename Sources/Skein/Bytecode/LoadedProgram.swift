@@ -14,7 +14,7 @@ struct FunctionInfo {
 ///
 /// Immutable after `init` and shared by every worker, so it is `Sendable`; the interpreter reads
 /// it through raw pointers without reference counting.
-public final class LoadedProgram: @unchecked Sendable {
+final class LoadedProgram: @unchecked Sendable {
     // Sendable: nothing changes after `init` (its raw buffers and literals are written only there).
     /// The module it was built from (for names, line tables and disassembly).
     public let module: Module

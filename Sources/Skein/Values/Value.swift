@@ -16,8 +16,7 @@
 /// Integers outside 63 bits and all floats are boxed on the heap (`HeapKind.boxedInt`,
 /// `.float`), so the language has full 64-bit signed integers while the common case stays an
 /// immediate whose addition is one machine add plus an overflow check.
-@frozen
-public struct Value: Equatable, Hashable, Sendable {
+struct Value: Equatable, Hashable, Sendable {
     /// The raw tagged word.
     public var raw: UInt64
 
