@@ -327,8 +327,8 @@ import Testing
         func main/0
             try    r0, caught
             load   r3, 0
-        more:                      ; 20 spawners that all fail the same way
-            spawn  r4, spawner, r4
+        more:                      ; 20 spawners that all fail the same way, monitored
+            spawnmon r4, spawner, r4
             add    r3, r3, 1
             jlt    r3, 20, more
         loop:
@@ -337,7 +337,11 @@ import Testing
         caught:
             get    r2, r0, 1
             print  r2
-            sleep  100
+            load   r5, 0
+        down:                      ; every spawner has failed once its DOWN is here
+            recv   r6
+            add    r5, r5, 1
+            jlt    r5, 20, down
             ret    r2
         end
         """, workers: 2, maxProcesses: 100)
