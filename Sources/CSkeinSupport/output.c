@@ -29,6 +29,16 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int stdout_pending;
 /// Set by `skein_end_on_closed_stdout`.
 static atomic_int closed_stdout_ends_process;
+/// Whether every line goes out as it is printed, as stdio does for a terminal: when stdout is a
+/// terminal, or when the parent asked for it with `stdbuf -oL` (or `-o0`), which sets
+/// `_STDBUF_O` for libstdbuf's stdio setting; this buffer honours it the same way. Decided once,
+/// before any thread prints.
+static int line_buffered;
+
+__attribute__((constructor)) static void choose_buffering(void) {
+    const char *requested = getenv("_STDBUF_O");
+    line_buffered = isatty(1) || (requested && (requested[0] == 'L' || requested[0] == '0'));
+}
 
 /// Writes all of `bytes` to descriptor 1 with write(2) (async-signal-safe). 0, or -1 with errno.
 static int write_all(const char *bytes, size_t count) {
@@ -78,6 +88,7 @@ void skein_write_stdout(const char *bytes, size_t count) {
     } else {
         memcpy(out_buffer + length, bytes, count);
         atomic_store_explicit(&out_length, length + count, memory_order_release);
+        if (line_buffered && memchr(bytes, '\n', count)) flush_locked();
     }
     pthread_mutex_unlock(&out_lock);
 }

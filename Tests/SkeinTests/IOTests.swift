@@ -248,6 +248,30 @@ final class ExampleServer {
         #expect(direct.stdout == "[\"two\"]\n", "\(direct.stderr)")
     }
 
+    /// Found by `bench/run`, which reads a program's "ready" line through `stdbuf -oL`: once
+    /// stdout was buffered by Skein instead of stdio, the line stayed in the buffer until the
+    /// program ended. Line buffering is asked for with `_STDBUF_O` (what `stdbuf -oL` sets) or
+    /// given by a terminal, and each line then goes out as it is printed.
+    @Test func stdbufLineBufferingIsHonoured() throws {
+        let program = FileManager.default.temporaryDirectory.appendingPathComponent("skein-stdbuf-\(getpid()).ska")
+        try "func main/0\n    load r0, \"ready\"\n    print r0\n    sleep 3000\n    load r0, :ok\n    ret r0\nend\n"
+            .write(to: program, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: program) }
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: vmExecutable)
+        process.arguments = ["run", program.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["_STDBUF_O": "L"]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var poller = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        var chunk = [UInt8](repeating: 0, count: 64)
+        let ready = poll(&poller, 1, 2500) == 1 ? read(poller.fd, &chunk, chunk.count) : 0
+        #expect(process.isRunning, "the program ended before its line was read")
+        #expect(ready > 0 && String(decoding: chunk[..<max(ready, 0)], as: UTF8.self) == "ready\n")
+        process.waitUntilExit()
+    }
+
     @Test func aDirectoryIsNotAProgram() throws {
         let r = try runCommand(vmExecutable, ["run", FileManager.default.temporaryDirectory.path])
         #expect(r.status == 74 && r.stderr.contains("is a directory"), "\(r.stderr)")
