@@ -174,6 +174,7 @@ struct Run: ParsableCommand {
         let status = vm.runMain(arguments: arguments, waitForAll: waitAll)
         let statistics = vm.statistics
         vm.shutdown()
+        Termination.forget()  // the VM is freed with this scope (LeakSanitizer checks it is)
         if stats { FileHandle.standardError.write(Data(StatsReport.text(statistics, wallTime: ContinuousClock.now - started).utf8)) }
         if let signal = Termination.signal { HostSignals.die(of: signal) }
         switch status {
@@ -263,6 +264,11 @@ enum Termination {
     static func watch(_ vm: VM) {
         target.withLock { $0 = vm }
         HostSignals.onTermination { signal in Termination.stop(signal) ? 1 : 0 }
+    }
+
+    /// The run is over: a signal from now on ends the command the default way.
+    static func forget() {
+        target.withLock { $0 = nil }
     }
 
     /// On the signal thread: records `signal` and shuts the VM down. False when there is no VM
