@@ -66,10 +66,12 @@ final class Worker: @unchecked Sendable {
     /// switch between processes (a queue pop and a few stores) is small beside the slice, short
     /// enough that a busy process hands its worker over many times a millisecond.
     static let sliceBudget = 2000
-    /// Stack of a worker thread. Walks over values recurse up to `ValueDepth.limit` levels
-    /// (about 200 bytes each); 16 MiB leaves room for that and for host functions. Only the
-    /// pages touched are ever committed.
-    static let threadStackBytes = 16 << 20
+    /// Stack of a worker thread. Walks over values recurse up to `ValueDepth.limit` levels:
+    /// about 200 bytes each in a release build (2 MiB at the limit), but AddressSanitizer's
+    /// instrumented frames are several times larger, and the run fuzzer overflowed 16 MiB
+    /// printing a value 10,000 levels deep. 64 MiB covers instrumented builds with room for host
+    /// functions; it is address space, and only the pages touched are ever committed.
+    static let threadStackBytes = 64 << 20
     /// Longest run of next-slot processes before the queue gets a turn. Tokio's bound on its
     /// LIFO slot too: a ping-pong pair still makes three hand-offs per slice on a warm core, and
     /// a third process waiting in the queue is not starved by them
