@@ -100,7 +100,9 @@ public final class HostMailbox: @unchecked Sendable {
                 outcome.withLock { $0 = result }
                 continuation.resume()
             }
-            thread.stackSize = 1 << 20
+            // Converting a message to a term recurses up to `ValueDepth.limit` levels, as on a
+            // worker: the same stack (address space; only touched pages are committed).
+            thread.stackSize = Worker.threadStackBytes
             thread.start()
         }
         return try outcome.withLock { $0! }.get()
