@@ -338,13 +338,13 @@ import Testing
             get    r2, r0, 1
             print  r2
             load   r5, 0
-        down:                      ; every spawner has failed once its DOWN is here
+        down:                      ; every spawner (r3 of them) has failed once its DOWN is here
             recv   r6
             add    r5, r5, 1
-            jlt    r5, 20, down
+            jlt    r5, r3, down
             ret    r2
         end
-        """, workers: 2, maxProcesses: 100)
+        """, workers: 1, maxProcesses: 100)  // one worker: main spawns all 20 before any runs
         #expect(r.output == ":system_limit\n")
         // One full report; the repeats summarised.
         let reports = r.errors.components(separatedBy: "error in process").count - 1
