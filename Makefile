@@ -45,9 +45,10 @@ run: release
 
 # The example and CLI tests run the vm executable and compile a C host against libskein.so,
 # which `swift test` alone does not build. Tests run one at a time: Swift Testing runs
-# synchronous tests on the cooperative pool (two threads on two cores), many of them block in
-# runMain or receive, and two at once starved the async tests (await vm.run, async host
-# functions) until their time limits in one CI run. Serial: 130 s instead of 85 s.
+# synchronous tests on the cooperative pool (two threads on two cores) and many of them block
+# in runMain or receive; in one CI run a test that hung held a pool thread for its whole time
+# limit, and the async tests (await vm.run, async host functions) starved behind it and failed
+# too. Serial, one hang is one failure. 130 s instead of 85 s.
 test: deps
 	$(SWIFT) build --product vm
 	$(SWIFT) build --product skein
