@@ -72,8 +72,8 @@ public struct ModuleBuilder {
         fileprivate var code: [UInt64] = []
         fileprivate var highestRegister = -1
         fileprivate var labelTargets: [Int?] = []
-        /// Label operands to patch: code word, operand index, label, opcode.
-        fileprivate var fixups: [(pc: Int, operand: Int, label: Int, instruction: Instruction, values: [Int], opcode: Opcode)] = []
+        /// Label operands to patch: code word, operand index, label, the other operand values, opcode.
+        fileprivate var fixups: [(pc: Int, operand: Int, label: Int, values: [Int], opcode: Opcode)] = []
         fileprivate var errors: [String] = []
         /// The constants this body uses, numbered in order of first use (mapped to pool
         /// indices when the function is defined).
@@ -150,7 +150,7 @@ public struct ModuleBuilder {
             code.append(instruction.word)
             if let extra = instruction.extra { code.append(extra) }
             for pending in pendingLabels {
-                fixups.append((pc, pending.operand, pending.label, instruction, values, opcode))
+                fixups.append((pc, pending.operand, pending.label, values, opcode))
             }
         }
 

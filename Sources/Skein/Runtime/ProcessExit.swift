@@ -153,16 +153,21 @@ extension Runtime {
         }
     }
 
+    /// Removes and returns every task awaiting a watched process (under `completion`): the
+    /// caller resumes each once, outside the lock.
+    func takeResultWaiters() -> [CheckedContinuation<ProcessResult, Never>] {
+        defer { resultWaiters.removeAll() }
+        return Array(resultWaiters.values)
+    }
+
     /// `halt`: ends the run with `status` (the first halt wins).
     func halt(status: Int32) {
-        let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
+        let (first, waiters) = completion.withLock { () -> (Int32, [CheckedContinuation<ProcessResult, Never>]) in
             if haltStatus == nil { haltStatus = status }
             completion.broadcast()
-            defer { resultWaiters.removeAll() }
-            return Array(resultWaiters.values)
+            return (haltStatus!, takeResultWaiters())
         }
-        let status = completion.withLock { haltStatus! }
-        for waiter in waiters { waiter.resume(returning: .halted(status)) }
+        for waiter in waiters { waiter.resume(returning: .halted(first)) }
     }
 
     /// Blocks until no process is alive.

@@ -103,8 +103,7 @@ final class Runtime: @unchecked Sendable {
         let waiters = completion.withLock { () -> [CheckedContinuation<ProcessResult, Never>] in
             isStopping = true
             completion.broadcast()
-            defer { resultWaiters.removeAll() }
-            return Array(resultWaiters.values)
+            return takeResultWaiters()
         }
         for waiter in waiters { waiter.resume(returning: .stopped) }
         hostWaiters.withLock { waiters in waiters.values.forEach { $0.signal() } }
@@ -209,8 +208,7 @@ final class Runtime: @unchecked Sendable {
             limitReached = limit
             runIsOver.store(true, ordering: .relaxed)
             completion.broadcast()
-            defer { resultWaiters.removeAll() }
-            return Array(resultWaiters.values)
+            return takeResultWaiters()
         }
         for waiter in waiters { waiter.resume(returning: .limitReached(limit)) }
     }
