@@ -63,6 +63,18 @@ int main(int argc, char **argv) {
     char *printed = skein_term_print(result);
     printf("main: %s (ending %d)\n", printed, (int)ending);
     skein_free(printed);
+    /* main's result is a map: read it entry by entry. */
+    if (skein_term_kind(result) == SKEIN_MAP) {
+        for (size_t i = 0; i < skein_term_count(result); i++) {
+            char *key = skein_term_print(skein_term_key(result, i));
+            char *value = skein_term_print(skein_term_value(result, i));
+            printf("  %s => %s\n", key, value);
+            skein_free(key);
+            skein_free(value);
+        }
+    } else {
+        right = 0;
+    }
     skein_term_free(result);
     skein_vm_free(vm);
     return right && sum == 385 && ending == SKEIN_RETURNED ? 0 : 1;

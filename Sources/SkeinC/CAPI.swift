@@ -48,13 +48,18 @@ final class TermBox: @unchecked Sendable {
         }
     }
 
-    /// The items of a tuple or array, boxed.
+    /// The items of a tuple or array, boxed; for a map, its keys and values in turn
+    /// (`[k0, v0, k1, v1, …]`), in the order of the printed keys so that it does not depend on
+    /// hashing.
     var children: [TermBox] {
         itemsLock.withLock {
             if let items { return items }
             let made: [TermBox]
             switch term {
             case .tuple(let list), .array(let list): made = list.map(TermBox.init)
+            case .map(let entries):
+                made = entries.map { (key: $0.key.description, entry: $0) }.sorted { $0.key < $1.key }
+                    .flatMap { [TermBox($0.entry.key), TermBox($0.entry.value)] }
             default: made = []
             }
             items = made
@@ -106,6 +111,13 @@ public func skein_string(_ utf8: UnsafePointer<CChar>?) -> OpaquePointer? {
 public func skein_tuple(_ items: UnsafePointer<OpaquePointer?>?, _ count: Int) -> OpaquePointer? {
     guard let list = terms(items, count) else { setLastError("skein_tuple: an item is NULL"); return nil }
     return TermBox(.tuple(list)).retained()
+}
+
+/// A map of copies of `keys[i] => values[i]` (a repeated key keeps its last value).
+@_cdecl("skein_map")
+public func skein_map(_ keys: UnsafePointer<OpaquePointer?>?, _ values: UnsafePointer<OpaquePointer?>?, _ count: Int) -> OpaquePointer? {
+    guard let keys = terms(keys, count), let values = terms(values, count) else { setLastError("skein_map: a key or value is NULL"); return nil }
+    return TermBox(.map(Dictionary(zip(keys, values), uniquingKeysWith: { $1 }))).retained()
 }
 
 @_cdecl("skein_copy")
@@ -163,16 +175,39 @@ public func skein_term_text(_ term: OpaquePointer) -> UnsafePointer<CChar>? {
 public func skein_term_count(_ term: OpaquePointer) -> Int {
     switch TermBox.from(term).term {
     case .tuple(let items), .array(let items): items.count
+    case .map(let entries): entries.count
     default: 0
     }
 }
 
+/// Child `index` of `term`'s children (see `TermBox.children`), lent: the parent owns it.
+private func child(_ term: OpaquePointer, _ index: Int, of count: Int, _ function: String) -> OpaquePointer? {
+    guard index >= 0, index < count else { setLastError("\(function): index \(index) is out of range"); return nil }
+    return OpaquePointer(Unmanaged.passUnretained(TermBox.from(term).children[index]).toOpaque())
+}
+
 @_cdecl("skein_term_item")
 public func skein_term_item(_ term: OpaquePointer, _ index: Int) -> OpaquePointer? {
-    let children = TermBox.from(term).children
-    guard index >= 0, index < children.count else { setLastError("skein_term_item: index \(index) is out of range"); return nil }
-    return OpaquePointer(Unmanaged.passUnretained(children[index]).toOpaque())  // lent: the parent owns it
+    switch TermBox.from(term).term {
+    case .tuple(let items), .array(let items): child(term, index, of: items.count, "skein_term_item")
+    default: child(term, index, of: 0, "skein_term_item")
+    }
 }
+
+/// The key of a map's entry `index` (entries in the order of their printed keys).
+@_cdecl("skein_term_key")
+public func skein_term_key(_ term: OpaquePointer, _ index: Int) -> OpaquePointer? {
+    guard case .map(let entries) = TermBox.from(term).term else { setLastError("skein_term_key: not a map"); return nil }
+    return child(term, 2 * index, of: 2 * entries.count, "skein_term_key")
+}
+
+/// The value of a map's entry `index`.
+@_cdecl("skein_term_value")
+public func skein_term_value(_ term: OpaquePointer, _ index: Int) -> OpaquePointer? {
+    guard case .map(let entries) = TermBox.from(term).term else { setLastError("skein_term_value: not a map"); return nil }
+    return index < 0 ? child(term, index, of: 0, "skein_term_value") : child(term, 2 * index + 1, of: 2 * entries.count, "skein_term_value")
+}
+
 
 @_cdecl("skein_term_print")
 public func skein_term_print(_ term: OpaquePointer) -> UnsafeMutablePointer<CChar>? {

@@ -25,7 +25,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: host) }
         let run = try runCommand(host, [Self.example.appendingPathComponent("squares.ska").path])
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
-        #expect(run.stdout == "sum of squares: 385\nmain: {:args, 3} (ending 0)\n")
+        #expect(run.stdout == "sum of squares: 385\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n")
     }
 
     /// A program that does not assemble is refused with the assembler's message, through

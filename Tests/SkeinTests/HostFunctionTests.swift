@@ -155,6 +155,47 @@ import Testing
         #expect(error.kind == .raised && error.detail.contains("HostSideError"), "\(error)")
         #expect(arrived.withLock { $0 } == 50)
     }
+
+    /// A kill reaches a process waiting in an async host function at once: the process ends
+    /// `:killed` (its monitor sees it), the function's task is cancelled, and its result is
+    /// dropped. Without the interruption the function would sleep for an hour and the test
+    /// would end at its time limit.
+    @Test(arguments: [1, 2])
+    func aKillInterruptsAnAsyncHostFunction(workers: Int) async throws {
+        let started = Locked(false), cancelled = Locked(false)
+        let vm = try Self.vm("""
+        func caller/0
+            callhost r0, "hang", r0, 0
+            ret      r0
+        end
+        func main/0
+            spawnmon r0, caller, r0
+            get      r1, r0, 0
+        until_started:                 ; (polls: a blocking wait would hold the only worker)
+            sleep    1
+            callhost r2, "hasStarted", r0, 0
+            jf       r2, until_started
+            load     r3, :kill
+            exit     r1, r3
+            recv     r4
+            get      r5, r4, 3
+            ret      r5
+        end
+        """, workers: workers, output: Capture(), functions: [
+            "hang": HostFunction(arity: 0) { _, _ in
+                started.withLock { $0 = true }
+                do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.withLock { $0 = true } }
+                return .atom("too_late")
+            },
+            "hasStarted": HostFunction(arity: 0) { _ in .bool(started.withLock { $0 }) },
+        ])
+        // Awaited, so that no thread of the cooperative pool (where "hang" runs) is blocked.
+        let status = await vm.run()
+        vm.shutdown()
+        #expect(status == .returned(.atom("killed")))
+        for _ in 0..<1000 where !cancelled.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(cancelled.withLock { $0 }, "the host function's task was not cancelled")
+    }
 }
 
 /// The error the test's host function throws.

@@ -219,4 +219,157 @@ import Testing
         let message = try await inbox.receive(timeout: .seconds(10))
         #expect(message == .tuple([.atom("result"), .int(144)]))
     }
+
+    /// Async receivers hold no thread: 64 tasks wait on 64 mailboxes at once, more than the
+    /// cooperative pool has threads (two on two cores). Had an async receive blocked a pool
+    /// thread, the tasks still queued could never start and the test would hang at its time
+    /// limit; had it parked a thread of its own (as it once did), the process would have
+    /// gained a thread per waiter.
+    @Test func asyncReceiversHoldNoThread() async throws {
+        let vm = try Self.makeVM(workers: 2)
+        defer { vm.shutdown() }
+        let threadsBefore = Self.threadCount()
+        let inboxes = try (0..<64).map { _ in try vm.makeMailbox() }
+        let waiting = Locked(0)
+        try await withThrowingTaskGroup(of: Term.self) { group in
+            for inbox in inboxes {
+                group.addTask {
+                    waiting.withLock { $0 += 1 }
+                    return try await inbox.receive(timeout: .seconds(60))
+                }
+            }
+            while waiting.withLock({ $0 }) < inboxes.count { await Task.yield() }
+            try await Task.sleep(for: .milliseconds(20))  // every task is now inside receive
+            #expect(Self.threadCount() - threadsBefore < 32, "threads grew with the waiting receivers")
+            for (n, inbox) in inboxes.enumerated() { _ = try vm.spawn("square", [inbox.pid, .int(Int64(n))]) }
+            var squares: Set<Int64> = []
+            for try await message in group {
+                guard case .tuple(let items) = message, case .int(let square) = items[1] else {
+                    Issue.record("bad message \(message)"); return
+                }
+                squares.insert(square)
+            }
+            #expect(squares == Set((0..<64).map { Int64($0 * $0) }))
+        }
+    }
+
+    /// An async receive with a timeout ends with `.timeout` (the timeout thread wakes the task),
+    /// and the mailbox still works afterwards.
+    @Test func asyncReceiveTimesOut() async throws {
+        let vm = try Self.makeVM(workers: 1)
+        defer { vm.shutdown() }
+        let inbox = try vm.makeMailbox()
+        await #expect(throws: HostError.timeout) { try await inbox.receive(timeout: .milliseconds(5)) }
+        _ = try vm.spawn("square", [inbox.pid, .int(3)])
+        #expect(try await inbox.receive(timeout: .seconds(10)) == .tuple([.atom("result"), .int(9)]))
+    }
+
+    /// `messages` is an async sequence of everything sent, in order, that ends when the mailbox
+    /// is closed by a `:kill`.
+    @Test func messagesIsAnAsyncSequenceThatEndsOnClose() async throws {
+        let vm = try Self.makeVM(workers: 2)
+        defer { vm.shutdown() }
+        let inbox = try vm.makeMailbox()
+        for n in 1...100 { try vm.send(inbox.pid, .int(Int64(n))) }
+        try vm.kill(inbox.pid)
+        var received: [Term] = []
+        for await message in inbox.messages { received.append(message) }
+        #expect(received == (1...100).map { .int(Int64($0)) })
+        await #expect(throws: HostError.closed) { try await inbox.receive(timeout: .milliseconds(1)) }
+    }
+
+    /// `close()` from another task ends a receive that is waiting (with no timeout) at once.
+    @Test func closeEndsAWaitingReceiver() async throws {
+        let vm = try Self.makeVM(workers: 1)
+        defer { vm.shutdown() }
+        let inbox = try vm.makeMailbox()
+        let started = Locked(false)
+        let receiver = Task { () -> HostError? in
+            started.withLock { $0 = true }
+            do throws(HostError) { _ = try await inbox.receive() } catch { return error }
+            return nil
+        }
+        while !started.withLock({ $0 }) { await Task.yield() }
+        try await Task.sleep(for: .milliseconds(10))
+        inbox.close()
+        #expect(await receiver.value == .closed)
+    }
+
+    /// Blocking and async receivers of one mailbox are admitted one at a time, and together
+    /// they receive every message exactly once.
+    @Test func blockingAndAsyncReceiversShareAMailbox() async throws {
+        let vm = try Self.makeVM(workers: 2)
+        defer { vm.shutdown() }
+        let inbox = try vm.makeMailbox()
+        let count = 2_000
+        let blockingGot = Locked<[Int64]>([])
+        let blocking = Thread {
+            while let message = try? inbox.receive(timeout: .milliseconds(500)), case .int(let n) = message {
+                blockingGot.withLock { $0.append(n) }
+            }
+        }
+        blocking.start()
+        let asyncTask = Task { () -> [Int64] in
+            var got: [Int64] = []
+            while let message = try? await inbox.receive(timeout: .milliseconds(500)), case .int(let n) = message { got.append(n) }
+            return got
+        }
+        for n in 0..<count { try vm.send(inbox.pid, .int(Int64(n))) }
+        let asyncGot = await asyncTask.value
+        while !blocking.isFinished { try await Task.sleep(for: .milliseconds(5)) }
+        let all = blockingGot.withLock { $0 } + asyncGot
+        #expect(all.sorted() == (0..<Int64(count)).map { $0 })
+    }
+
+    /// The async `call` and `awaitExit` work like the blocking ones.
+    @Test func asyncCallAndAwaitExit() async throws {
+        let vm = try Self.makeVM(workers: 2)
+        defer { vm.shutdown() }
+        let counter = try vm.spawn("counter", [.int(0)])
+        #expect(try await vm.call(counter, .tuple([.atom("add"), .int(5)]), timeout: .seconds(10)) == .atom("ok"))
+        #expect(try await vm.call(counter, .atom("get"), timeout: .seconds(10)) == .int(5))
+        await #expect(throws: HostError.self) { try await vm.call(counter, .atom("crash"), timeout: .seconds(10)) }
+        // A live process is waited for (until the timeout here); one that has ended is :noproc.
+        let quitter = try vm.spawn("quits")
+        await #expect(throws: HostError.timeout) { try await vm.awaitExit(quitter, timeout: .milliseconds(20)) }
+        let watcher = try vm.makeMailbox()
+        let watch = try watcher.monitor(quitter)
+        try vm.send(quitter, .atom("done"))
+        #expect(try await watcher.receive(timeout: .seconds(10)) == .tuple([.atom("DOWN"), watch, quitter, .atom("done")]))
+        #expect(try await vm.awaitExit(quitter, timeout: .seconds(10)) == .atom("noproc"))
+    }
+
+    /// A message nested almost as deep as values may go converts to a term in an async
+    /// receive, on a thread of the cooperative pool.
+    @Test func asyncReceiveOfADeepMessage() async throws {
+        let module = try Assembler.assemble("""
+        func main/1                    ; main(to): sends {{{...}}} nested 9,000 deep
+            load   r1, 0
+            load   r2, nil
+        loop:
+            tuple  r2, r2, 1
+            add    r1, r1, 1
+            jlt    r1, 9000, loop
+            send   r0, r2
+            ret    r1
+        end
+        """, file: "deep.ska")
+        let vm = try VM(module: module, options: .init(workers: 1))
+        defer { vm.shutdown() }
+        let inbox = try vm.makeMailbox()
+        _ = try vm.spawn("main", [inbox.pid])
+        var term = try await inbox.receive(timeout: .seconds(30))
+        var depth = 0
+        while case .tuple(let items) = term, items.count == 1 {
+            depth += 1
+            term = items[0]
+        }
+        #expect(depth == 9000)
+        #expect(term == .nil)
+    }
+
+    /// The threads of this test process (Linux: one entry per thread in /proc/self/task).
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+    }
 }

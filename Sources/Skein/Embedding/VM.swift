@@ -181,12 +181,11 @@ public final class VM: @unchecked Sendable {
     }
 
     /// Starts the clock of `Options.deadline` for a run.
+    /// It runs on the VM's timeout thread, so it fires on time whatever the host's own
+    /// threads (or Dispatch's) are doing.
     private func armDeadline() {
         guard let deadline else { return }
-        let nanoseconds = HostMailbox.nanoseconds(deadline)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(min(nanoseconds, Int64(Int.max))))) { [weak runtime] in
-            runtime?.endRun(.deadline)
-        }
+        runtime.timeouts.armRunDeadline(HostMailbox.deadline(after: deadline)!)
     }
 
     /// The public form of how a run ended; a run ended by a limit shuts the VM down.

@@ -57,15 +57,11 @@ final class Process: @unchecked Sendable {
     /// as it acts, and checks at the start of each slice (relaxed: a signal it misses by a
     /// hair is seen at the next slice or receive, and the push itself is what wakes it).
     let pendingSignals = Atomic<Int>(0)
-    /// Whether the process is suspended in `sleep` (not IO): an exit signal may then wake it
-    /// early. Written by the runner before it suspends, read by signal senders after they load
-    /// the suspended state.
-    let sleepsInterruptibly = Atomic<Bool>(false)
-    /// Whether the process is suspended for an IO request: an exit signal then asks the IO
-    /// thread to cancel it (`Runtime.interruptIO`). Written by the runner before it suspends
-    /// (published by the suspension's sequentially consistent store), read by signal senders
-    /// after they load the suspended state.
-    let waitsForIO = Atomic<Bool>(false)
+    /// What a process suspended as `.sleeping` waits for (`SleepReason`): it decides what an
+    /// exit signal does to it. Written by the runner before it suspends (published by the
+    /// suspension's sequentially consistent store), read by signal senders after they load the
+    /// suspended state.
+    let sleepReason = Atomic<UInt8>(SleepReason.none.rawValue)
     /// Whether this incarnation is a host mailbox (`VM.makeMailbox`): no code runs in it, and
     /// a sender that wakes it signals the host thread waiting in `receive` instead of
     /// scheduling it. Set before the pid is published, cleared when the slot is reused.
@@ -90,8 +86,7 @@ final class Process: @unchecked Sendable {
         exitReason?.free()
         exitReason = nil
         pendingSignals.store(0, ordering: .relaxed)
-        sleepsInterruptibly.store(false, ordering: .relaxed)
-        waitsForIO.store(false, ordering: .relaxed)
+        sleepReason.store(SleepReason.none.rawValue, ordering: .relaxed)
     }
 
     init(slot: Int) { self.slot = slot }
@@ -105,4 +100,17 @@ final class Process: @unchecked Sendable {
         }
         context?.deallocate()
     }
+}
+
+/// What a process suspended as `.sleeping` waits for, and so what an exit signal does to it.
+enum SleepReason: UInt8 {
+    /// Not sleeping.
+    case none
+    /// `sleep`: any signal may wake it early (the sleep is then over).
+    case timer
+    /// An IO request: an exit signal asks the IO thread to cancel it (`Runtime.interruptIO`).
+    case io
+    /// An async host function: a lethal signal wakes it at once and cancels the function's
+    /// task (`Runtime.interruptHostCall`); the function's result is then dropped.
+    case hostCall
 }

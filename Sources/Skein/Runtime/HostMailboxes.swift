@@ -1,14 +1,15 @@
 import CSkeinSupport
 import Foundation
 
-/// Host mailboxes: process slots that no code runs in, owned by a host thread, so that the host
-/// takes part in message passing with a pid of its own (`VM.makeMailbox`).
+/// Host mailboxes: process slots that no code runs in, owned by the host, so that the host takes
+/// part in message passing with a pid of its own (`VM.makeMailbox`).
 ///
-/// A host mailbox uses the same mailbox, state word and signal handling as a process; only the
-/// waiting differs. A host thread in `receive` suspends the state word like a process in `recv`;
-/// a sender that wins the wake CAS finds `isHostMailbox` set and signals the thread's semaphore
-/// instead of scheduling the slot. Exactly one of "the sender's CAS" and "the host's own CAS
-/// on timeout" succeeds, so every signal of the semaphore is consumed by exactly one wait.
+/// A host mailbox uses the same mailbox, state word, timeouts and signal handling as a process;
+/// only the waiting differs. A host receiver suspends the state word like a process in `recv`
+/// (arming its timeout on the timeout thread, with the suspension's generation); whoever wins
+/// the wake CAS (a sender, or the timeout thread) finds `isHostMailbox` set and signals the
+/// mailbox's `HostWaiter` instead of scheduling the slot. The receiver waits for that one
+/// signal, as a blocked thread or as a suspended task (`HostWaiting.swift`), and steps again.
 /// A host mailbox traps exits: an exit signal (from a link) arrives as `{:EXIT, pid, reason}`,
 /// and `:kill` closes it.
 extension Runtime {
@@ -19,55 +20,76 @@ extension Runtime {
         process.resetLinks()
         process.trapsExits = true
         process.isHostMailbox.store(true, ordering: .relaxed)
-        hostWaiters.withLock { $0[pid] = DispatchSemaphore(value: 0) }
+        hostWaiters.withLock { $0[pid] = HostWaiter() }
         process.state.markStarted()
         table.publish(process)
         return process
     }
 
-    /// Signals the host thread waiting on mailbox `pid` (a sender won the wake CAS).
+    /// Signals the host receiver of mailbox `pid` (its wake CAS was won).
     @inline(never)
     func wakeHost(_ pid: UInt64) {
         hostWaiters.withLock { $0[pid] }?.signal()
     }
 
-    /// The next message of a host mailbox (the caller is its only receiver at a time), or nil
-    /// when `deadline` (monotonic ns) passes first. `closed` is set when a `:kill` closed it.
-    func receive(hostMailbox process: Process, deadline: Int64?, closed: inout Bool) -> Term? {
-        guard let semaphore = hostWaiters.withLock({ $0[process.pid] }) else { closed = true; return nil }
+    /// Makes a process whose timeout won its wake CAS runnable: a host mailbox's receiver is
+    /// signalled, a process is scheduled.
+    func wakeTimedOut(_ process: Process) {
+        if process.isHostMailbox.load(ordering: .relaxed) {
+            wakeHost(process.pid)
+        } else {
+            scheduler.inject(process)
+        }
+    }
+
+    /// What a host receiver does after one `hostReceiveStep`.
+    enum HostReceiveStep {
+        /// The next message.
+        case message(Term)
+        /// The deadline passed with nothing queued.
+        case timedOut
+        /// The mailbox must close (a `:kill`, a close request); the owner closes the slot
+        /// (`closeHostMailbox`).
+        case closed
+        /// The VM is stopping: the slot goes with it.
+        case stopped
+        /// The mailbox is suspended: wait for one signal of the waiter, then step again.
+        case wait(HostWaiter)
+    }
+
+    /// One step of a host mailbox's receive, by its one admitted receiver (see `ReceiverGate`):
+    /// the next message if one is queued; otherwise the mailbox suspends, arming its timeout
+    /// for `deadline` (monotonic ns), and the receiver must wait for the waiter's signal.
+    /// `closing` is a close asked for by another thread, which the receiver honours at once.
+    func hostReceiveStep(_ process: Process, deadline: Int64?, closing: Bool) -> HostReceiveStep {
+        guard !closing, let waiter = hostWaiters.withLock({ $0[process.pid] }) else { return .closed }
+        if completion.withLock({ isStopping }) { return .stopped }
+        let timedOut = process.state.load().timedOut
+        if timedOut { process.state.clearTimedOut() }
+        if process.armedTimeout {
+            process.armedTimeout = false
+            if !timedOut { timeouts.noteStale() }
+        }
         while true {
-            if completion.withLock({ isStopping }) {
-                closed = true
-                return nil
-            }
             var exiting = false
             if let node = process.mailbox.takeOldest({ handleSignal($0, in: process, worker: nil) }, exiting: &exiting) {
                 defer { node.free() }
-                return (try? Term(node.value, atoms: atoms, program: program)) ?? .atom("too_deep")
+                return .message((try? Term(node.value, atoms: atoms, program: program)) ?? .atom("too_deep"))
             }
-            if exiting {
-                closeHostMailbox(process)
-                closed = true
-                return nil
-            }
+            if exiting { return .closed }  // a `:kill`: its owner closes the slot
+            if timedOut { return .timedOut }
+            if let deadline, deadline <= skein_monotonic_ns() { return .timedOut }
             let suspended = process.state.suspend(.waiting)
             // Dekker with `push`, as in `runSlice`.
             if process.mailbox.messageCount > 0 {
-                if !process.state.wake(from: suspended, timedOut: false) { semaphore.wait() }  // a sender won: take its signal
-                continue
+                if process.state.wake(from: suspended, timedOut: false) { continue }
+                return .wait(waiter)  // a sender won: its signal is on the way
             }
-            let signalled: Bool
             if let deadline {
-                let remaining = max(0, deadline - skein_monotonic_ns())
-                signalled = semaphore.wait(timeout: .now() + .nanoseconds(Int(min(remaining, Int64(Int.max))))) == .success
-            } else {
-                semaphore.wait()
-                signalled = true
+                process.armedTimeout = true
+                timeouts.arm(process, state: suspended, deadline: deadline)
             }
-            if !signalled {
-                if process.state.wake(from: suspended, timedOut: true) { return nil }
-                semaphore.wait()  // a sender won the race with the timeout: take its signal
-            }
+            return .wait(waiter)
         }
     }
 

@@ -30,8 +30,11 @@ final class Runtime: @unchecked Sendable {
     let reporter: CrashReporter
     /// Registered process names.
     let registry = Registry()
-    /// Host threads waiting in a host mailbox's `receive`, by the mailbox's pid.
-    let hostWaiters = Locked<[UInt64: DispatchSemaphore]>([:])
+    /// The tasks of async host functions in flight, by the calling process's pid (to cancel
+    /// one when its caller is killed).
+    let hostCallTasks = Locked<[UInt64: Task<Void, Never>]>([:])
+    /// The wake-up of each open host mailbox's receiver, by the mailbox's pid.
+    let hostWaiters = Locked<[UInt64: HostWaiter]>([:])
     /// Host mailboxes open (they hold process slots but are not processes `waitForAll` waits for).
     let hostMailboxes = Atomic<Int>(0)
     /// Most live heap words per process.
@@ -93,7 +96,8 @@ final class Runtime: @unchecked Sendable {
         self.errors = errors
         self.table = ProcessTable(capacity: maxProcesses)
         self.scheduler = Scheduler(workers: workers, runtime: self)
-        self.timeouts = TimeoutService { [unowned self] process in self.scheduler.inject(process) }
+        self.timeouts = TimeoutService(wakeProcess: { [unowned self] process in self.wakeTimedOut(process) },
+                                       endRun: { [unowned self] in self.endRun(.deadline) })
         scheduler.start()
     }
 
@@ -182,16 +186,42 @@ final class Runtime: @unchecked Sendable {
     /// and IO, so it is resumed exactly once. The runtime is held by the task until it ends, so
     /// the process object outlives a shutdown that comes meanwhile (the wake-up then finds a
     /// stopped scheduler and is dropped with it).
-    private func callHostAsync(_ pending: PendingHostCall, for process: Process) {
+    private func callHostAsync(_ pending: PendingHostCall, for process: Process, worker: Worker) {
+        let pid = process.pid
+        process.sleepReason.store(SleepReason.hostCall.rawValue, ordering: .relaxed)
         let suspended = process.state.suspend(.sleeping)
-        Task.detached { [self, process] in
+        // Dekker with `push`: a signal pushed before our suspension was published was not seen
+        // by its sender. The function has not started, so take the process back: it acts on
+        // the signal at its next slice and, if it lives, makes the call again.
+        if process.pendingSignals.load(ordering: .sequentiallyConsistent) > 0,
+           process.state.wake(from: suspended, timedOut: false) {
+            worker.pushBack(process)
+            return
+        }
+        // Registered under the lock the task takes to deregister, so it cannot finish first.
+        hostCallTasks.withLock { tasks in tasks[pid] = Task.detached { [self, process] in
             let result: HostCallResult
             do { result = .returned(try await pending.body(pending.call, pending.arguments)) } catch {
                 result = .failed("\(error)")
             }
+            hostCallTasks.withLock { _ = $0.removeValue(forKey: pid) }
+            // Win the wake first: until it is scheduled the process is ours alone, so the result
+            // is handed to this incarnation and no other. A kill that won instead (see
+            // `interruptHostCall`) has moved it on, and the result is dropped.
+            guard process.state.wake(from: suspended, timedOut: false) else { return }
             process.hostCallResult = result
-            if process.state.wake(from: suspended, timedOut: false) { self.scheduler.inject(process) }
-        }
+            self.scheduler.inject(process)
+        } }
+    }
+
+    /// A lethal signal reached a process waiting in an async host function: wakes it at once
+    /// (it acts on the signal as its slice starts) and cancels the function's task, which may
+    /// notice (`Task.isCancelled`) and return early; whatever it returns is dropped.
+    @inline(never)
+    private func interruptHostCall(_ process: Process, state: ProcessState, from worker: Worker?) {
+        guard process.state.wake(from: state, timedOut: false) else { return }
+        hostCallTasks.withLock { $0.removeValue(forKey: process.pid) }?.cancel()
+        if let worker { worker.pushNext(process) } else { scheduler.inject(process) }
     }
 
     /// Takes `used` reductions from the run's budget; the slice that empties it ends the run.
@@ -322,8 +352,8 @@ final class Runtime: @unchecked Sendable {
                 ioInterrupt = .lethal
             }
             let s = p.state.load()
-            let wakes = s.status == .waiting
-                || (interrupts && s.status == .sleeping && p.sleepsInterruptibly.load(ordering: .relaxed))
+            let sleepReason = s.status == .sleeping ? SleepReason(rawValue: p.sleepReason.load(ordering: .relaxed)) : nil
+            let wakes = s.status == .waiting || (interrupts && sleepReason == .timer)
             if wakes, p.state.wake(from: s, timedOut: false) {
                 if p.isHostMailbox.load(ordering: .relaxed) {
                     wakeHost(pid)
@@ -332,8 +362,10 @@ final class Runtime: @unchecked Sendable {
                 } else {
                     scheduler.inject(p)
                 }
-            } else if let ioInterrupt, s.status == .sleeping, p.waitsForIO.load(ordering: .relaxed) {
+            } else if let ioInterrupt, sleepReason == .io {
                 interruptIO(pid, state: s, lethal: ioInterrupt == .lethal)
+            } else if ioInterrupt == .lethal, sleepReason == .hostCall {
+                interruptHostCall(p, state: s, from: worker)
             }
             return true
         } ?? false
@@ -428,8 +460,7 @@ final class Runtime: @unchecked Sendable {
                 timeouts.noteStale()
             }
         }
-        process.sleepsInterruptibly.store(false, ordering: .relaxed)
-        process.waitsForIO.store(false, ordering: .relaxed)
+        process.sleepReason.store(SleepReason.none.rawValue, ordering: .relaxed)
         // A run ended by a limit runs nothing more; shutdown frees what is left.
         if runIsOver.load(ordering: .relaxed) { return }
         // Signals first: an exit signal stops a busy process within one slice.
@@ -479,7 +510,7 @@ final class Runtime: @unchecked Sendable {
             case .waitForIO(let operation):
                 let owner = process.pid
                 let service = io
-                process.waitsForIO.store(true, ordering: .relaxed)
+                process.sleepReason.store(SleepReason.io.rawValue, ordering: .relaxed)
                 let suspended = process.state.suspend(.sleeping)
                 service.submit(IORequest(operation: operation, process: .passUnretained(process), owner: owner, state: suspended))
                 // Dekker with `push`: a signal pushed before our suspension was published was
@@ -490,11 +521,11 @@ final class Runtime: @unchecked Sendable {
                 }
                 return
             case .waitForHost(let pending):
-                callHostAsync(pending, for: process)
+                callHostAsync(pending, for: process, worker: worker)
                 return
             case .sleep(let milliseconds):
                 process.armedTimeout = true
-                process.sleepsInterruptibly.store(true, ordering: .relaxed)
+                process.sleepReason.store(SleepReason.timer.rawValue, ordering: .relaxed)
                 let suspended = process.state.suspend(.sleeping)
                 // Dekker with `push`, as for receive: a signal pushed before our store is seen.
                 if process.pendingSignals.load(ordering: .sequentiallyConsistent) > 0,

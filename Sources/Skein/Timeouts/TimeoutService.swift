@@ -2,7 +2,8 @@ import CSkeinSupport
 import Foundation
 import Synchronization
 
-/// The timeout thread: ends `recv` timeouts and `sleep`s.
+/// The timeout thread: ends `recv` timeouts and `sleep`s, host mailboxes' receive timeouts,
+/// and a run's wall-clock deadline (`VM.Options.deadline`).
 ///
 /// Workers arm timeouts through `arm`, which appends to a pending list under a lock; the thread
 /// alone owns the heap. It sleeps on a futex until the earliest deadline, and an `arm` with an
@@ -22,6 +23,8 @@ final class TimeoutService: @unchecked Sendable {
         var entries: [TimeoutEntry] = []
         /// Deadline the thread sleeps until (`Int64.max`: no deadline; `Int64.min`: awake).
         var sleepUntil: Int64 = .min
+        /// When the run must end (`Int64.max`: no deadline armed).
+        var runDeadline: Int64 = .max
         var stopping = false
     }
     private let pending = Locked(Pending())
@@ -30,6 +33,7 @@ final class TimeoutService: @unchecked Sendable {
     private let wakeWord = FutexWord()
     private let stale = Atomic<Int>(0)
     private let wakeProcess: (Process) -> Void
+    private let endRun: () -> Void
     private var thread: Thread?
     private let finished = Atomic<Bool>(false)
     /// Timeouts fired (statistics).
@@ -37,9 +41,11 @@ final class TimeoutService: @unchecked Sendable {
     /// Entries dropped by purges (statistics).
     let purged = Atomic<Int>(0)
 
-    /// `wakeProcess` schedules a process whose timeout won its wake CAS.
-    init(wakeProcess: @escaping (Process) -> Void) {
+    /// `wakeProcess` schedules a process whose timeout won its wake CAS; `endRun` ends the run
+    /// when its deadline passes.
+    init(wakeProcess: @escaping (Process) -> Void, endRun: @escaping () -> Void) {
         self.wakeProcess = wakeProcess
+        self.endRun = endRun
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "skein-timeouts"
         self.thread = thread
@@ -48,10 +54,25 @@ final class TimeoutService: @unchecked Sendable {
 
     /// Arms a timeout for the suspension `state` of `process`, `milliseconds` from now.
     func arm(_ process: Process, state: ProcessState, milliseconds: Int) {
-        let deadline = skein_monotonic_ns() + Int64(max(milliseconds, 0)) * 1_000_000
+        arm(process, state: state, deadline: skein_monotonic_ns() + Int64(max(milliseconds, 0)) * 1_000_000)
+    }
+
+    /// Arms a timeout for the suspension `state` of `process` at `deadline` (monotonic ns).
+    func arm(_ process: Process, state: ProcessState, deadline: Int64) {
         let entry = TimeoutEntry(deadline: deadline, process: Unmanaged.passUnretained(process), state: state)
+        schedule(deadline) { $0.entries.append(entry) }
+    }
+
+    /// Arms the run's deadline (monotonic ns): at it, `endRun` is called once. A later call
+    /// replaces an earlier deadline.
+    func armRunDeadline(_ deadline: Int64) {
+        schedule(deadline) { $0.runDeadline = deadline }
+    }
+
+    /// Records something due at `deadline` with `record`, waking the thread if it sleeps past it.
+    private func schedule(_ deadline: Int64, _ record: (inout Pending) -> Void) {
         let mustWake = pending.withLock { p -> Bool in
-            p.entries.append(entry)
+            record(&p)
             if deadline < p.sleepUntil {
                 p.sleepUntil = .min
                 wakeWord.bump()
@@ -83,16 +104,19 @@ final class TimeoutService: @unchecked Sendable {
         var heap = TimeoutHeap()
         var batch: [TimeoutEntry] = []
         while true {
-            let (stopping, ticket, sleepUntil): (Bool, UInt32, Int64) = pending.withLock { p in
+            let (stopping, runIsDue, ticket, sleepUntil): (Bool, Bool, UInt32, Int64) = pending.withLock { p in
                 swap(&batch, &p.entries)
                 for entry in batch { heap.insert(entry) }
                 batch.removeAll(keepingCapacity: true)
                 let now = skein_monotonic_ns()
-                let next = heap.earliest ?? .max
+                let runIsDue = p.runDeadline <= now
+                if runIsDue { p.runDeadline = .max }
+                let next = min(heap.earliest ?? .max, p.runDeadline)
                 p.sleepUntil = next <= now ? .min : next
-                return (p.stopping, wakeWord.ticket(), p.sleepUntil)
+                return (p.stopping, runIsDue, wakeWord.ticket(), p.sleepUntil)
             }
             if stopping { break }
+            if runIsDue { endRun() }
             fireDue(&heap)
             purgeIfStale(&heap)
             if sleepUntil == .min { continue }

@@ -30,7 +30,7 @@ const char *skein_last_error(void);
 typedef enum {
     SKEIN_NIL, SKEIN_BOOL, SKEIN_INT, SKEIN_FLOAT, SKEIN_ATOM, SKEIN_STRING, SKEIN_BINARY,
     SKEIN_TUPLE, SKEIN_ARRAY, SKEIN_PID, SKEIN_REF,
-    SKEIN_MAP   /* a map: its entries are not readable item by item yet (skein_term_print shows them) */
+    SKEIN_MAP   /* a map: skein_term_count entries, read with skein_term_key and skein_term_value */
 } skein_kind;
 
 skein_term *skein_nil(void);
@@ -49,8 +49,14 @@ double skein_term_float(const skein_term *term);         /* 0 unless SKEIN_FLOAT
 /* The name of an atom, or the text of a string or binary (NUL-terminated; valid while the
  * term lives); NULL for other kinds. */
 const char *skein_term_text(const skein_term *term);
-size_t skein_term_count(const skein_term *term);         /* items of a tuple or array */
+size_t skein_term_count(const skein_term *term);         /* items of a tuple or array, entries of a map */
 const skein_term *skein_term_item(const skein_term *term, size_t index);
+/* A map's entry `index`: entries come in the order of their printed keys (not hash order), so
+ * the same map always reads the same way. Lent, like skein_term_item. */
+const skein_term *skein_term_key(const skein_term *map, size_t index);
+const skein_term *skein_term_value(const skein_term *map, size_t index);
+/* A map of copies of keys[i] => values[i]. */
+skein_term *skein_map(const skein_term *const *keys, const skein_term *const *values, size_t count);
 /* The printed form, as `print` writes it; free with `skein_free`. */
 char *skein_term_print(const skein_term *term);
 void skein_free(void *memory);
