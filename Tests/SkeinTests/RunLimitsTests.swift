@@ -116,4 +116,39 @@ import Testing
         #expect(out.value == ":other_ran\n")
         #expect(vm.statistics.workers[0].slices > 2)
     }
+
+    /// Found by the run fuzzer: a loop printing a large value (8 MiB of text a time) spent one
+    /// reduction per print, so one slice printed for minutes while the process beside it
+    /// waited and `shutdown` (after the deadline here) waited for the slice. Printing now
+    /// costs reductions by the bytes it writes, so the slice ends after a print or two.
+    @Test func aLoopOfLargePrintsYields() throws {
+        let seen = Locked((otherRan: false, bytes: 0))
+        var options = VM.Options(workers: 1, output: OutputSink { text in
+            seen.withLock { $0.bytes += text.utf8.count; if text == ":other_ran\n" { $0.otherRan = true } }
+        }, errors: Capture().sink)
+        options.deadline = .milliseconds(200)
+        let vm = try VM(module: try Assembler.assemble("""
+        func other/0
+            load  r0, :other_ran
+            print r0
+            ret   r0
+        end
+        func main/0
+            spawn r5, other
+            load  r1, "a string of about a hundred bytes, a string of about a hundred bytes, a string of about..."
+            array r0, r1, 0
+            load  r2, 0
+        fill:
+            push  r0, r1
+            add   r2, r2, 1
+            jlt   r2, 100000, fill
+        again:
+            print r0
+            jmp   again
+        end
+        """, file: "prints.ska"), options: options)
+        #expect(vm.runMain() == .limitReached(.deadline))
+        #expect(seen.withLock { $0.otherRan }, "the process beside the printing loop never ran")
+        #expect(seen.withLock { $0.bytes } >= Printer.maxBytes)
+    }
 }

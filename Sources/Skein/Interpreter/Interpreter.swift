@@ -184,8 +184,10 @@ struct Interpreter<Host: SliceHost> {
                     case .seti: try Interpreter.setElement(Value(raw: regs[word.fieldA]), index: Value(raw: word.immediateB), to: regs[word.fieldC])
                     case .push: try push(word)
                     case .pop: regs[word.fieldA] = try Interpreter.pop(Value(raw: regs[word.fieldB]))
-                    case .concat: try concat(word)
-                    case .tostr, .tofloat, .toint, .typeof: try convert(word)
+                    case .concat:
+                        if try concat(word, reductions: &reductions) { return save(pc, .exhausted) }
+                    case .tostr, .tofloat, .toint, .typeof:
+                        if try convert(word, reductions: &reductions) { return save(pc, .exhausted) }
 
                     // MARK: Maps (Maps.swift)
                     case .mapnew, .mapput, .mapget, .mapdel, .maphas, .mapkeys, .mappairs: try mapInstruction(word)
@@ -198,7 +200,10 @@ struct Interpreter<Host: SliceHost> {
                         }
 
                     // MARK: Output, errors, clock
-                    case .print: host.writeOutput(host.printer.text(Value(raw: regs[word.fieldA])) + "\n")
+                    case .print:
+                        let text = host.printer.text(Value(raw: regs[word.fieldA]))
+                        host.writeOutput(text + "\n")
+                        if Interpreter.spendOnBulk(bytes: text.utf8.count, &reductions) { return save(pc, .exhausted) }
                     case .raise:
                         let value = Value(raw: regs[word.fieldA])
                         throw Fault(kind: .raised, detail: host.printer.text(value, quoted: true, limit: Printer.reportBytes), raised: value)
@@ -264,6 +269,23 @@ struct Interpreter<Host: SliceHost> {
         reductions &-= 1
         return reductions <= 0
     }
+
+    /// Spends the reductions that bulk work on `bytes` bytes costs (printing, building a
+    /// string): one per `bytesPerReduction`. Returns true when the budget is spent and the slice
+    /// must end after this instruction.
+    ///
+    /// Why: an instruction whose work grows with its data (`print` of a large value writes up to
+    /// `Printer.maxBytes`) would otherwise cost one reduction like an `add`, and a loop of
+    /// them would hold its worker (and a `shutdown` waiting for the slice) for minutes; the run
+    /// fuzzer found such a loop. BEAM charges its built-in functions by work done the same way.
+    @inline(__always)
+    static func spendOnBulk(bytes: Int, _ reductions: inout Int) -> Bool {
+        reductions &-= bytes / bytesPerReduction
+        return reductions <= 0
+    }
+
+    /// Bytes of bulk work one reduction pays for: about the cost of a few plain instructions.
+    static var bytesPerReduction: Int { 128 }
 
     /// Saves the resume point and returns `outcome`.
     @inline(__always) func save(_ pc: Int, _ outcome: SliceOutcome) -> SliceOutcome {

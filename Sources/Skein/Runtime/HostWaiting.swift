@@ -1,13 +1,12 @@
 import Dispatch
-import Synchronization
 
 /// How a host thread or task waits for something in the VM: blocking a thread of its own, or
 /// suspended as a continuation so that no thread of Swift's cooperative pool is held.
 ///
 /// The two primitives here are what a host mailbox needs: `HostWaiter` carries the one wake of
 /// each suspension to whoever waits for it, and `ReceiverGate` lets one receiver at a time into
-/// a mailbox, first come first served. Both take a mutex only for a few instructions and resume
-/// outside it.
+/// a mailbox, first come first served. Both take a lock (`Locked`, which ThreadSanitizer sees)
+/// only for a few instructions and resume outside it.
 enum HostWakeup: Sendable {
     /// A blocked thread, woken by signalling its semaphore.
     case thread(DispatchSemaphore)
@@ -39,7 +38,7 @@ final class HostWaiter: Sendable {
         var pending = false
         var waiter: HostWakeup?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The semaphore a blocked receiver parks on (one receiver at a time, so one is enough).
     private let semaphore = DispatchSemaphore(value: 0)
 
@@ -93,7 +92,7 @@ final class ReceiverGate: Sendable {
         var held = false
         var queue: [HostWakeup] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Takes the gate if it is open.
     private static func admit(_ s: inout State) -> Bool {

@@ -1,8 +1,8 @@
 /// Strings and conversions: `concat`, `tostr`, `tofloat`, `toint`, `typeof`.
 extension Interpreter {
-    /// `concat rD, rA, rB`.
-    func concat(_ word: UInt64) throws(Fault) {
-        var reductions = 0
+    /// `concat rD, rA, rB`. Returns true when the budget is spent (the copy costs reductions by
+    /// its size, see `spendOnBulk`).
+    func concat(_ word: UInt64, reductions: inout Int) throws(Fault) -> Bool {
         let a = Value(raw: registers[word.fieldB]), b = Value(raw: registers[word.fieldC])
         guard a.heapKind == .string, b.heapKind == .string else {
             throw Fault(kind: .typeMismatch, detail: "concat needs two strings, got \(Interpreter.typeName(a)) and \(Interpreter.typeName(b))")
@@ -19,18 +19,26 @@ extension Interpreter {
         if na > 0 { bytes.copyMemory(from: x.stringBytes.baseAddress!, byteCount: na) }
         if nb > 0 { (bytes + na).copyMemory(from: y.stringBytes.baseAddress!, byteCount: nb) }
         regs[word.fieldA] = Value.object(object).raw
+        return Interpreter.spendOnBulk(bytes: na + nb, &reductions)
     }
 
-    /// `tostr`, `tofloat`, `toint`, `typeof` (register B into register A).
-    func convert(_ word: UInt64) throws(Fault) {
-        var reductions = 0
+    /// `tostr`, `tofloat`, `toint`, `typeof` (register B into register A). Returns true when
+    /// the budget is spent (`tostr` costs reductions by the length of its result).
+    func convert(_ word: UInt64, reductions: inout Int) throws(Fault) -> Bool {
+        var printedBytes = 0
         let v = Value(raw: registers[word.fieldB])
         let result: UInt64
         switch word.verifiedOpcode {
         case .typeof:
             result = Value.atom(ValueSemantics.typeAtom(v).rawValue).raw
         case .tostr:
-            result = v.heapKind == .string ? v.raw : try makeString(host.printer.text(v), reductions: &reductions)
+            if v.heapKind == .string {
+                result = v.raw
+            } else {
+                let text = host.printer.text(v)
+                printedBytes = text.utf8.count
+                result = try makeString(text, reductions: &reductions)
+            }
         case .tofloat:
             switch ValueSemantics.number(v) {
             case .int(let n)?: result = try makeFloat(Double(n), reductions: &reductions)
@@ -55,5 +63,6 @@ extension Interpreter {
             }
         }
         registers[word.fieldA] = result
+        return Interpreter.spendOnBulk(bytes: printedBytes, &reductions)
     }
 }
