@@ -43,14 +43,14 @@ release: deps
 run: release
 	.build/release/vm run $(EXAMPLE)
 
-# The example and CLI tests run the vm executable and compile a C host against libskein.so,
-# which `swift test` alone does not build. Tests run one at a time: Swift Testing runs
+# The example and CLI tests run the vm executable and the host programs of Examples/, and
+# compile a C host against libskein.so, none of which `swift test` alone builds. Tests run one at a time: Swift Testing runs
 # synchronous tests on the cooperative pool (two threads on two cores) and many of them block
 # in runMain or receive; in one CI run a test that hung held a pool thread for its whole time
 # limit, and the async tests (await vm.run, async host functions) starved behind it and failed
 # too. Serial, one hang is one failure. 130 s instead of 85 s.
 test: deps
-	$(SWIFT) build --product vm
+	$(SWIFT) build
 	$(SWIFT) build --product skein
 	$(SWIFT) test --no-parallel
 

@@ -24,6 +24,10 @@ let package = Package(
         .executable(name: "vm", targets: ["vm"]),
         // The C API (Sources/SkeinC/include/skein.h) as a shared library for C hosts.
         .library(name: "skein", type: .dynamic, targets: ["SkeinC"]),
+        // Host programs embedding the library (Examples/; the tests run them).
+        .executable(name: "job-runner", targets: ["JobRunner"]),
+        .executable(name: "plugin-host", targets: ["PluginHost"]),
+        .executable(name: "async-service", targets: ["AsyncService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +59,9 @@ let package = Package(
             ],
             swiftSettings: hotPathFlags
         ),
+        .executableTarget(name: "JobRunner", dependencies: ["Skein"], path: "Examples/JobRunner"),
+        .executableTarget(name: "PluginHost", dependencies: ["Skein"], path: "Examples/PluginHost"),
+        .executableTarget(name: "AsyncService", dependencies: ["Skein"], path: "Examples/AsyncService"),
         .testTarget(
             name: "SkeinTests",
             dependencies: ["Skein"]
