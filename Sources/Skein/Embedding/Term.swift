@@ -167,40 +167,93 @@ struct TermArena {
 extension Term {
     /// The host form of a VM value (a deep copy; pids and references keep their numbers).
     /// Walks the value under `ValueDepth`: a cyclic or too deeply nested value has no host form.
-    init(_ v: Value, atoms: AtomTable, program: LoadedProgram, depth: Int = 0) throws(ValueDepth.Exceeded) {
-        if v.isSmallInt { self = .int(v.smallIntValue); return }
-        if v.isObject {
-            try ValueDepth.check(depth)
-            switch HeapObject.kind(of: v.objectAddress) {
-            case .boxedInt: self = .int(v.boxedIntValue)
-            case .float: self = .float(v.floatValue)
-            case .string: self = .string(String(decoding: v.stringBytes, as: UTF8.self))
-            case .tuple: self = .tuple(try Term.elements(of: v, atoms: atoms, program: program, depth: depth))
-            case .array, .arrayStorage: self = .array(try Term.elements(of: v, atoms: atoms, program: program, depth: depth))
-            case .mapFlat, .mapRoot, .mapNode, .mapCollision:
-                var dictionary: [Term: Term] = [:]
-                try MapLayout.forEach(v) { (k, value) throws(ValueDepth.Exceeded) in
-                    dictionary[try Term(Value(raw: k), atoms: atoms, program: program, depth: depth + 1)] =
-                        try Term(Value(raw: value), atoms: atoms, program: program, depth: depth + 1)
+    ///
+    /// The walk keeps its path in an explicit stack on the heap, not in the thread's stack:
+    /// host code converts messages on threads whose stacks it does not choose (a task of
+    /// Swift's cooperative pool, 8 MiB on Linux, which a value nested `ValueDepth.limit` deep
+    /// overflowed in a sanitizer build).
+    init(_ v: Value, atoms: AtomTable, program: LoadedProgram) throws(ValueDepth.Exceeded) {
+        var path: [PendingContainer] = []
+        var next = v
+        while true {
+            // Descend: a leaf converts at once, a container goes on the path.
+            var done: Term
+            switch Term.leaf(next, atoms: atoms, program: program) {
+            case .leaf(let term): done = term
+            case .container(let shape, let items):
+                try ValueDepth.check(path.count)
+                path.append(PendingContainer(shape: shape, items: items))
+                guard items.isEmpty else {
+                    next = Value(raw: items[0])
+                    continue
                 }
-                self = .map(dictionary)
+                done = path.removeLast().term
             }
-            return
-        }
-        switch v.immediateTag {
-        case Value.specialTag: self = v == .nil ? .nil : .bool(v == .true)
-        case Value.atomTag: self = .atom(atoms.name(Int(v.immediatePayload)))
-        case Value.refTag: self = .ref(v.immediatePayload)
-        case Value.functionTag: self = .atom(program.functionName(Int(v.immediatePayload)))
-        default: self = .pid(v.immediatePayload)
+            // Ascend: hand the finished term to its container, finishing those that are full.
+            while true {
+                guard !path.isEmpty else { self = done; return }
+                path[path.count - 1].converted.append(done)
+                let top = path[path.count - 1]
+                if top.converted.count < top.items.count {
+                    next = Value(raw: top.items[top.converted.count])
+                    break
+                }
+                done = path.removeLast().term
+            }
         }
     }
 
-    private static func elements(of v: Value, atoms: AtomTable, program: LoadedProgram, depth: Int) throws(ValueDepth.Exceeded) -> [Term] {
-        var terms: [Term] = []
-        terms.reserveCapacity(v.elements.count)
-        for element in v.elements { terms.append(try Term(Value(raw: element), atoms: atoms, program: program, depth: depth + 1)) }
-        return terms
+    /// What one step of the walk finds: a term, or a container and its items.
+    private enum Step {
+        case leaf(Term)
+        case container(PendingContainer.Shape, [UInt64])
+    }
+
+    /// Converts `v` if it has no items; otherwise names its shape and items.
+    private static func leaf(_ v: Value, atoms: AtomTable, program: LoadedProgram) -> Step {
+        if v.isSmallInt { return .leaf(.int(v.smallIntValue)) }
+        if v.isObject {
+            switch HeapObject.kind(of: v.objectAddress) {
+            case .boxedInt: return .leaf(.int(v.boxedIntValue))
+            case .float: return .leaf(.float(v.floatValue))
+            case .string: return .leaf(.string(String(decoding: v.stringBytes, as: UTF8.self)))
+            case .tuple: return .container(.tuple, Array(v.elements))
+            case .array, .arrayStorage: return .container(.array, Array(v.elements))
+            case .mapFlat, .mapRoot, .mapNode, .mapCollision:
+                var items: [UInt64] = []
+                MapLayout.forEach(v) { key, value in items.append(key); items.append(value) }
+                return .container(.map, items)
+            }
+        }
+        switch v.immediateTag {
+        case Value.specialTag: return .leaf(v == .nil ? .nil : .bool(v == .true))
+        case Value.atomTag: return .leaf(.atom(atoms.name(Int(v.immediatePayload))))
+        case Value.refTag: return .leaf(.ref(v.immediatePayload))
+        case Value.functionTag: return .leaf(.atom(program.functionName(Int(v.immediatePayload))))
+        default: return .leaf(.pid(v.immediatePayload))
+        }
+    }
+}
+
+/// A tuple, array or map on the path of `Term.init(_:atoms:program:)`, with its items converted
+/// so far.
+private struct PendingContainer {
+    enum Shape { case tuple, array, map }
+    let shape: Shape
+    /// The raw items (for a map: key, value, key, value, …).
+    let items: [UInt64]
+    var converted: [Term] = []
+
+    /// The finished term (every item converted).
+    var term: Term {
+        switch shape {
+        case .tuple: return .tuple(converted)
+        case .array: return .array(converted)
+        case .map:
+            var entries: [Term: Term] = [:]
+            for i in stride(from: 0, to: converted.count, by: 2) { entries[converted[i]] = converted[i + 1] }
+            return .map(entries)
+        }
     }
 }
 

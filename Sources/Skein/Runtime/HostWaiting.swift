@@ -109,7 +109,17 @@ final class ReceiverGate: Sendable {
             s.queue.append(.thread(semaphore))
             return semaphore
         }
-        semaphore?.wait()
+        guard let semaphore else { return }
+        semaphore.wait()
+        acquireHandOff()
+    }
+
+    /// Takes and drops the lock once after a queued admission. The leaver wrote the mailbox's
+    /// receiver state before taking this lock in `leave`; taking it here orders those writes
+    /// before the new holder's reads in a way ThreadSanitizer sees (it does not see the order a
+    /// semaphore or a continuation gives).
+    private func acquireHandOff() {
+        state.withLock { _ in }
     }
 
     /// Waits (suspended) until this task holds the gate.
@@ -124,6 +134,7 @@ final class ReceiverGate: Sendable {
             }
             if admittedMeanwhile { continuation.resume() }
         }
+        acquireHandOff()
     }
 
     /// Gives the gate to the next queued receiver, or opens it.
