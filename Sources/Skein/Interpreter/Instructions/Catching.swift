@@ -78,6 +78,6 @@ extension Interpreter {
             }
         }
         return RuntimeError(kind: fault.kind, detail: fault.detail, function: program.functionName(f),
-                            file: program.module.sourceName, line: program.line(at: pc), trace: trace)
+                            file: program.sourceName(ofFunction: f), line: program.line(at: pc), trace: trace)
     }
 }
