@@ -67,7 +67,8 @@ public struct ModuleSearch: Sendable {
         return Program(modules)
     }
 
-    /// Module `name` from the first directory that has a file for it, else the standard library.
+    /// Module `name` from the first directory that has a file for it (a file of that name
+    /// without a `module` line is passed over), else the standard library.
     private func find(_ name: String) throws -> Module? {
         for directory in directories {
             for suffix in [".ska", ".skb"] {
@@ -80,8 +81,11 @@ public struct ModuleSearch: Sendable {
                 } else {
                     found = try Assembler.assemble(bytes: Module.withoutInterpreterLine(bytes), file: path)
                 }
-                guard let found, found.name == name else {
-                    throw LoadError(path, "is where module \(name) is looked for, but it defines " + (found?.name.map { "module \($0)" } ?? "no module \(name) (no 'module \(name)' line)"))
+                // A main program of that name (an example called strings.ska beside the program) is
+                // no module: passed over. A file that says it is another module is a mistake.
+                guard let found, let defined = found.name else { continue }
+                guard defined == name else {
+                    throw LoadError(path, "is where module \(name) is looked for, but it is module \(defined)")
                 }
                 return found
             }
