@@ -171,7 +171,7 @@ import Testing
         #expect(error.function == "a.fail/1" && error.file == "a.ska" && error.line == 25)
         #expect(error.trace.map(\.function) == ["a.fail/1", "main/0"])
         #expect(error.trace.map(\.line) == [25, 3])
-        #expect(result.errors.contains("in function a.fail/1 at a.ska:25\n  called from main/0 line 3"), "\(result.errors)")
+        #expect(result.errors.contains("in function a.fail/1 at a.ska:25\n  called from main/0 at main.ska:3"), "\(result.errors)")
     }
 
     @Test func spawnAndReferencesAcrossModules() throws {
