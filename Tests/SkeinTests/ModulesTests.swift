@@ -107,6 +107,11 @@ import Testing
         #expect(a.imports == [ExternalFunction(module: "b", name: "odd?", arity: 1)])
         #expect(a.requires == ["b"])
         #expect(a.dependencies == ["b"])
+        // The per-function marker, with or beside regs=N.
+        let marked = try Assembler.assemble("module m\nfunc f/1 export\n    ret r0\nend\nfunc g/0\n    ret r0\nend\n"
+                                            + "func h/0 regs=3 export\n    ret r0\nend\n", file: "m.ska")
+        #expect(marked.exports == [0, 2] && marked.functions[2].registerCount == 3)
+        #expect(Disassembler.disassemble(marked).contains("export f/1, h/0\n"))
         let main = try Assembler.assemble(Self.main, file: "main.ska")
         #expect(main.name == nil && main.exports.isEmpty)
         #expect(main.imports.map(\.description) == ["a.text/0", "b.text/0", "a.even?/1", "b.odd?/1", "a.tag/0"])
@@ -124,6 +129,8 @@ import Testing
         #expect(errors("module a.b\n" + body).contains("expected 'module NAME'"))
         #expect(errors("module m\nexport f\n" + body).contains("expected 'export NAME/ARITY"))
         #expect(errors("module m\nimport 3\n" + body).contains("expected 'import NAME"))
+        #expect(errors("module m\nfunc f/1 exported\n    ret r0\nend\n").contains("m.ska:2:10: error: unexpected text after the signature"))
+        #expect(errors("func main/0 export\n    ret r0\nend\n").contains("only a library module exports functions"))
         #expect(errors("module m\nfunc f/1\n    call r0, lists.sort, r0\n    ret r0\nend\n").contains("m.ska:3:14: error: lists.sort names function sort of module lists: write its arity"))
         #expect(errors("module m\nfunc f/1\n    call r0, nothing, r0\n    ret r0\nend\n").contains("unknown function 'nothing'"))
         #expect(errors("module m\nfunc f/1\n    call r0, f/2, r0\n    ret r0\nend\n").contains("f takes 1 arguments, not 2"))

@@ -203,6 +203,8 @@ public struct Assembler {
             if name == Keyword.main.symbol, arity > 1 { report(line, tokens[3].column, "main takes no arguments or one (the program's arguments): 'func main/0' or 'func main/1'") }
             functionIndex[name] = Int32(functionArities.count)
             functionArities.append(arity)
+            // `func f/1 export`: as if `export f/1` were written (pass 2 reports other text).
+            if signatureExtras().exported { exported.append((name, arity, line, tokens[1].column)) }
         }
     }
 

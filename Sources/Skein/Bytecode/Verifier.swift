@@ -75,7 +75,10 @@ public enum Verifier {
         guard !program.modules.isEmpty else { throw LoadError("program", "has no modules") }
         var indexByName: [String: Int] = [:]
         for (i, module) in program.modules.enumerated() {
-            do { try verify(module) } catch { throw LoadError("\(module.sourceName): \(error.location)", error.message) }
+            do { try verify(module) } catch {
+                // Which file, when there are several (a single file's errors read as before).
+                throw program.modules.count == 1 ? error : LoadError("\(module.sourceName): \(error.location)", error.message)
+            }
             guard let name = module.name else {
                 if i > 0 {
                     throw LoadError(module.sourceName, "only the program's first module may be without a 'module' name (this one would be a second main program)")
