@@ -67,6 +67,7 @@ public struct ExternalFunction: Hashable, Sendable, CustomStringConvertible {
     /// Its arity, as the caller expects it.
     public var arity: Int
 
+    /// Function `name`, of arity `arity`, of module `module`.
     public init(module: String, name: String, arity: Int) {
         self.module = module
         self.name = name
@@ -103,6 +104,7 @@ public struct Module: Equatable, Sendable {
     /// instruction names a function of theirs.
     public var requires: [String]
 
+    /// A module of these parts (a main program unless `name` is given).
     public init(sourceName: String, name: String? = nil, atoms: [String], constants: [Constant], functions: [FunctionDefinition],
                 exports: [Int] = [], imports: [ExternalFunction] = [], requires: [String] = []) {
         self.sourceName = sourceName

@@ -20,20 +20,17 @@ public enum StandardLibrary {
     /// The names of the standard library's modules.
     public static var moduleNames: [String] { sources.map(\.name) }
 
-    /// Every module, assembled once, when first asked for.
-    private static let modules: [String: Module] = {
-        var modules: [String: Module] = [:]
-        for (name, bytes) in sources {
-            do {
-                modules[name] = try Assembler.assemble(bytes: bytes, file: "stdlib/\(name).ska")
-            } catch {
-                // The sources are part of the build and every one is assembled by the tests.
-                fatalError("standard library module \(name) does not assemble: \(error)")
-            }
+    /// The module `name` of the standard library, if it has one: assembled from its source at
+    /// each call (a few kilobytes: microseconds), not kept in a static, so its constants go
+    /// with the program that uses them (LeakSanitizer cannot see through the boxes of a
+    /// process-lifetime cache of `Constant`s and reported them as leaks).
+    public static func module(named name: String) -> Module? {
+        guard let source = sources.first(where: { $0.name == name }) else { return nil }
+        do {
+            return try Assembler.assemble(bytes: source.bytes, file: "stdlib/\(name).ska")
+        } catch {
+            // The sources are part of the build and every one is assembled by the tests.
+            fatalError("standard library module \(name) does not assemble: \(error)")
         }
-        return modules
-    }()
-
-    /// The module `name` of the standard library, if it has one.
-    public static func module(named name: String) -> Module? { modules[name] }
+    }
 }

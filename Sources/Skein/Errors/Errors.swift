@@ -89,6 +89,7 @@ public struct StackEntry: Sendable, Equatable, CustomStringConvertible {
     /// How many more times the same frame follows directly below (recursion).
     public var repeats = 0
 
+    /// A frame of `function` at `line` (in `file`, if it is another than the failing function's).
     public init(function: String, line: Int?, file: String? = nil, repeats: Int = 0) {
         self.function = function
         self.line = line
