@@ -50,8 +50,13 @@ import Testing
             call  r1, lists.reverse/1, r0
             load  r2, :args
             len   r3, r1
-            tuple r4, r2, 2
-            ret   r4
+            tuple r10, r2, 2
+            load  r4, :first
+            get   r5, r0, 0
+            tuple r11, r4, 2
+            array r12, r10, 2
+            call  r13, maps.from_pairs/1, r12
+            ret   r13
         end
         """.write(to: dir.appendingPathComponent("main.ska"), atomically: true, encoding: .utf8)
         try """
@@ -65,7 +70,8 @@ import Testing
         end
         """.write(to: dir.appendingPathComponent("arith.ska"), atomically: true, encoding: .utf8)
         let run = try runCommand(host, [dir.appendingPathComponent("main.ska").path])
-        #expect(run.status == 0 && run.stdout == "sum of squares: 385\nmain: {:args, 3} (ending 0)\n", "\(run.stdout) \(run.stderr)")
+        #expect(run.status == 0 && run.stdout == "sum of squares: 385\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n",
+                "\(run.stdout) \(run.stderr)")
     }
 
     /// A program that does not assemble is refused with the assembler's message, through
