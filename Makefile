@@ -85,7 +85,7 @@ clean:
 # exit(), which does not unwind the command's Swift locals (LSan would report those).
 check-leaks: deps
 	$(SWIFT) build --product vm -c release --scratch-path .build-asan --sanitize=address
-	@fail=0; for f in vm-examples/*.ska; do \
+	@fail=0; for f in vm-examples/*.ska vm-examples/*/main.ska; do \
 		[ -f "$${f%.ska}.out" ] || continue; \
 		expected=$$(cat "$${f%.ska}.exit" 2>/dev/null || echo 0); \
 		leaks=$$([ $$expected = 0 ] && echo 1 || echo 0); \

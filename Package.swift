@@ -44,6 +44,9 @@ let package = Package(
         .target(
             name: "Skein",
             dependencies: ["CLibUV", "CSkeinSupport"],
+            // The standard library's sources, embedded in the code as bytes
+            // (`PackageResources.lists_ska`, …): a copied `vm` binary carries them.
+            resources: [.embedInCode("StandardLibrary")],
             swiftSettings: hotPathFlags
         ),
         .target(

@@ -304,10 +304,16 @@ private func vm(_ pointer: OpaquePointer) -> VM { Unmanaged<VM>.fromOpaque(Unsaf
 @_cdecl("skein_vm_load")
 public func skein_vm_load(_ bytes: UnsafeRawPointer?, _ length: Int, _ name: UnsafePointer<CChar>?, _ c: OpaquePointer?) -> OpaquePointer? {
     guard let bytes else { setLastError("skein_vm_load: the program is NULL"); return nil }
-    let program = [UInt8](UnsafeRawBufferPointer(start: bytes, count: length))
+    return load(bytes, length, name, c, search: .standardLibraryOnly)
+}
+
+/// Loads the program of `bytes` with the modules it imports found by `search`, and starts a VM.
+private func load(_ bytes: UnsafeRawPointer, _ length: Int, _ name: UnsafePointer<CChar>?, _ c: OpaquePointer?,
+                  search: ModuleSearch) -> OpaquePointer? {
+    let source = [UInt8](UnsafeRawBufferPointer(start: bytes, count: length))
     do {
-        let module = try Module.load(bytes: program, name: text(name) ?? "<program>")
-        let machine = try VM(module: module, options: c.map { config($0).options } ?? VM.Options())
+        let program = try Program.load(bytes: source, name: text(name) ?? "<program>", search: search)
+        let machine = try VM(program: program, options: c.map { config($0).options } ?? VM.Options())
         return OpaquePointer(Unmanaged.passRetained(machine).toOpaque())
     } catch {
         setLastError("\(error)")
@@ -319,7 +325,13 @@ public func skein_vm_load(_ bytes: UnsafeRawPointer?, _ length: Int, _ name: Uns
 public func skein_vm_load_file(_ path: UnsafePointer<CChar>?, _ c: OpaquePointer?) -> OpaquePointer? {
     guard let path = text(path) else { setLastError("skein_vm_load_file: the path is NULL"); return nil }
     guard let data = FileManager.default.contents(atPath: path) else { setLastError("cannot read \(path): no such file or not readable"); return nil }
-    return data.withUnsafeBytes { skein_vm_load($0.baseAddress, $0.count, path, c) }
+    // Modules it imports are looked for beside it, then in the standard library (as `vm run`
+    // does, without -I or SKEIN_PATH).
+    let search = ModuleSearch.forProgram(at: path, environment: [:])
+    return data.withUnsafeBytes { buffer in
+        guard let base = buffer.baseAddress else { return skein_vm_load(nil, 0, nil, c) }
+        return path.withCString { load(base, buffer.count, $0, c, search: search) }
+    }
 }
 
 @_cdecl("skein_vm_shutdown")

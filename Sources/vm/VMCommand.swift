@@ -30,8 +30,10 @@ struct VMCommand: ParsableCommand {
     )
 }
 
-/// Reads a program file (`-`: standard input): text assembly or a binary module, by content.
-func loadModule(_ path: String) throws -> Module {
+/// Reads a program file (`-`: standard input): text assembly or a binary program, by content,
+/// with the modules it imports (`ModuleSearch.forProgram`: the file's directory, `-I`
+/// directories, `SKEIN_PATH`, the standard library), verified.
+func loadProgram(_ path: String, includes: [String] = []) throws -> Program {
     let data: Data
     if path == "-" {
         data = FileHandle.standardInput.readDataToEndOfFile()
@@ -47,12 +49,20 @@ func loadModule(_ path: String) throws -> Module {
     }
     do {
         // The loader takes the bytes, so text that is not UTF-8 is reported with a position.
-        return try Module.load(bytes: [UInt8](data), name: path == "-" ? "<stdin>" : path)
+        return try Program.load(bytes: [UInt8](data), name: path == "-" ? "<stdin>" : path,
+                                search: ModuleSearch.forProgram(at: path, including: includes))
     } catch let error as AssemblyError {
         throw CLIError(message: error.description, code: ExitCodes.invalidProgram)
     } catch {
         throw CLIError(message: "\(path): \(error)", code: ExitCodes.invalidProgram)
     }
+}
+
+/// The `-I`/`--path` option of the commands that load programs.
+struct ModulePathOptions: ParsableArguments {
+    @Option(name: [.customShort("I"), .customLong("path")],
+            help: ArgumentHelp("A directory to look for imported modules in (NAME.ska or NAME.skb), after the program's own directory and before SKEIN_PATH and the standard library (repeatable).", valueName: "dir"))
+    var directories: [String] = []
 }
 
 /// An error that ends the command with a message on stderr and an exit code.
@@ -82,6 +92,8 @@ struct Run: ParsableCommand {
 
     @Argument(help: "The program file (- reads it from standard input).")
     var program: String
+
+    @OptionGroup var modulePath: ModulePathOptions
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments passed to the program's main/1.")
     var arguments: [String] = []
@@ -157,8 +169,8 @@ struct Run: ParsableCommand {
         sigemptyset(&all)
         sigprocmask(SIG_SETMASK, &all, nil)
         HostSignals.prepareCommandLine()
-        let module: Module
-        do { module = try loadModule(program) } catch { fail(error) }
+        let loaded: Program
+        do { loaded = try loadProgram(program, includes: modulePath.directories) } catch { fail(error) }
         var options = VM.Options()
         if let workers { options.workers = workers }
         if let maxHeap, let bytes = ByteSize.parse(maxHeap) { options.maxHeapBytes = bytes }
@@ -168,7 +180,7 @@ struct Run: ParsableCommand {
         options.maxReductions = maxReductions
         options.capabilities = capabilities
         let vm: VM
-        do { vm = try VM(module: module, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
+        do { vm = try VM(program: loaded, options: options) } catch { fail(CLIError(message: "\(program): \(error)", code: ExitCodes.invalidProgram)) }
         let started = ContinuousClock.now
         Termination.watch(vm)
         let status = vm.runMain(arguments: arguments, waitForAll: waitAll)
@@ -200,7 +212,9 @@ struct Run: ParsableCommand {
 }
 
 struct Asm: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Assemble a .ska file into a binary .skb module.")
+    static let configuration = CommandConfiguration(
+        abstract: "Assemble a .ska file into a binary .skb program.",
+        discussion: "The binary holds the file's module and every module it imports (from the same places vm run looks), so it runs anywhere.")
 
     @Argument(help: "The assembly file.")
     var source: String
@@ -208,11 +222,13 @@ struct Asm: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (default: the source name with .skb).")
     var output: String?
 
+    @OptionGroup var modulePath: ModulePathOptions
+
     func run() throws {
-        let module: Module
-        do { module = try loadModule(source) } catch { fail(error) }
+        let program: Program
+        do { program = try loadProgram(source, includes: modulePath.directories) } catch { fail(error) }
         let target = output ?? (source.hasSuffix(".ska") ? String(source.dropLast(4)) : source) + ".skb"
-        guard FileManager.default.createFile(atPath: target, contents: Data(BinaryFormat.encode(module))) else {
+        guard FileManager.default.createFile(atPath: target, contents: Data(BinaryFormat.encode(program))) else {
             fail(CLIError(message: "cannot write \(target)", code: ExitCodes.ioError))
         }
     }
@@ -221,26 +237,55 @@ struct Asm: ParsableCommand {
 struct Disasm: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a program as assembly.",
-        discussion: "The output reassembles to the same bytes.")
+        discussion: """
+        A program of several modules prints each after a line ';; ---- module NAME'; with \
+        --output-directory each goes to a file of its own (NAME.ska, main.ska for the entry), and \
+        'vm asm DIR/ENTRY.ska -I DIR' makes the same bytes again.
+        """)
 
     @Argument(help: "The program file (.skb or .ska).")
     var program: String
 
+    @Option(name: .long, help: ArgumentHelp("Write each module to a file in this directory instead of printing.", valueName: "dir"))
+    var outputDirectory: String?
+
+    @OptionGroup var modulePath: ModulePathOptions
+
     func run() throws {
-        do { print(Disassembler.disassemble(try loadModule(program)), terminator: "") } catch { fail(error) }
+        do {
+            let loaded = try loadProgram(program, includes: modulePath.directories)
+            let texts = Disassembler.disassemble(loaded)
+            guard let outputDirectory else {
+                for (module, text) in zip(loaded.modules, texts) {
+                    if loaded.modules.count > 1 { print(";; ---- module \(module.name ?? "(main program)")") }
+                    print(text, terminator: "")
+                }
+                return
+            }
+            for (module, text) in zip(loaded.modules, texts) {
+                let path = (outputDirectory as NSString).appendingPathComponent("\(module.name ?? "main").ska")
+                guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                    throw CLIError(message: "cannot write \(path)", code: ExitCodes.ioError)
+                }
+            }
+        } catch { fail(error) }
     }
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Verify a program without running it.")
+    static let configuration = CommandConfiguration(abstract: "Verify a program, with the modules it imports, without running it.")
 
     @Argument(help: "The program file.")
     var program: String
 
+    @OptionGroup var modulePath: ModulePathOptions
+
     func run() throws {
         do {
-            let module = try loadModule(program)
-            print("\(program): ok (\(module.functions.count) functions, \(module.constants.count) constants)")
+            let loaded = try loadProgram(program, includes: modulePath.directories)
+            let functions = loaded.modules.reduce(0) { $0 + $1.functions.count }, constants = loaded.modules.reduce(0) { $0 + $1.constants.count }
+            let modules = loaded.modules.count > 1 ? " in \(loaded.modules.count) modules" : ""
+            print("\(program): ok (\(functions) functions, \(constants) constants\(modules))")
         } catch { fail(error) }
     }
 }

@@ -5,15 +5,19 @@ import Testing
 /// Runs every program in `vm-examples/` with the real `vm` binary and compares its stdout
 /// (`NAME.out`), exit code (`NAME.exit`, default 0) and a substring of stderr (`NAME.err`).
 /// Programs that use processes run at 1, 2 and 4 workers. Each also goes through
-/// asm → disasm → asm and must give the same bytes.
+/// asm → disasm → asm, with every module it imports, and must give the same bytes. A
+/// directory with a `main.ska` and `main.out` is a program of several modules (`inventory/`).
 @Suite struct ExamplesTests {
     static let directory = repositoryRoot.appendingPathComponent("vm-examples")
 
     static let examples: [String] = {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         // Examples with an expected-output file; servers and filters are driven by IOTests.
-        return files.filter { $0.hasSuffix(".ska") }.map { String($0.dropLast(4)) }
-            .filter { files.contains($0 + ".out") }.sorted()
+        let single = files.filter { $0.hasSuffix(".ska") }.map { String($0.dropLast(4)) }.filter { files.contains($0 + ".out") }
+        let multiple = files.filter { name in
+            ["main.ska", "main.out"].allSatisfy { FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(name)/\($0)").path) }
+        }.map { "\($0)/main" }
+        return (single + multiple).sorted()
     }()
 
     @Test func thereAreExamples() {
@@ -36,9 +40,10 @@ import Testing
             #expect(result.status == exitCode, "\(name) at \(workers) workers: \(result.stderr)")
             if let stderrNeedle { #expect(result.stderr.contains(stderrNeedle), "\(name): \(result.stderr)") }
         }
-        let module = try Assembler.assemble(text, file: source.path)
-        let bytes = BinaryFormat.encode(module)
-        let again = try Assembler.assemble(Disassembler.disassemble(try BinaryFormat.decode(bytes)), file: "disasm")
+        let program = try Program.load(bytes: Array(text.utf8), name: source.path, search: .forProgram(at: source.path, environment: [:]))
+        let bytes = BinaryFormat.encode(program)
+        let texts = Disassembler.disassemble(try BinaryFormat.decodeProgram(bytes))
+        let again = Program(try texts.map { try Assembler.assemble($0, file: "disasm") })
         #expect(BinaryFormat.encode(again) == bytes, "\(name): disassembly does not reassemble to the same bytes")
     }
 

@@ -47,15 +47,10 @@ extension Assembler {
             skippingBody = true  // pass 1 reported the signature
             return
         }
-        var declared: Int?
-        if tokens.count > 4 {
-            if tokens.count == 7, tokens[4].isKeyword(.regs), tokens[5].kind == .equals,
-               tokens[6].kind == .integer, tokens[6].payload >= 0, tokens[6].payload <= BinaryFormat.maxRegisters {
-                declared = Int(tokens[6].payload)
-            } else {
-                report(line, tokens[4].column,
-                       "unexpected text after the signature (only 'regs=N' may follow, N up to \(BinaryFormat.maxRegisters))")
-            }
+        let (declared, _, unexpected) = signatureExtras()
+        if let unexpected {
+            report(line, tokens[unexpected].column,
+                   "unexpected text after the signature (only 'regs=N', N up to \(BinaryFormat.maxRegisters), and 'export' may follow)")
         }
         functionsStarted += 1  // forgets the labels of the previous function
         // The buffers of the last function are kept, emptied: a function's code grows in capacity
@@ -73,6 +68,27 @@ extension Assembler {
         function.labelUses.removeAll(keepingCapacity: true)
         function.scratchUses.removeAll(keepingCapacity: true)
         inFunction = true
+    }
+
+    /// What follows `func NAME/ARITY` in `tokens`: `regs=N` (the register count asked for) and
+    /// `export` (the per-function form of an `export` statement), in any order; the index of
+    /// the first token that is neither, if any.
+    func signatureExtras() -> (registers: Int?, exported: Bool, unexpected: Int?) {
+        var registers: Int?, exported = false
+        var p = 4
+        while p < tokens.count {
+            if tokens[p].isKeyword(.export), !exported {
+                exported = true
+                p += 1
+            } else if registers == nil, p + 2 < tokens.count, tokens[p].isKeyword(.regs), tokens[p + 1].kind == .equals,
+                      tokens[p + 2].kind == .integer, tokens[p + 2].payload >= 0, tokens[p + 2].payload <= BinaryFormat.maxRegisters {
+                registers = Int(tokens[p + 2].payload)
+                p += 3
+            } else {
+                return (registers, exported, p)
+            }
+        }
+        return (registers, exported, nil)
     }
 
     /// Assembles the line in `tokens`, which belongs to the current function.

@@ -36,8 +36,12 @@ extension Assembler {
                 written.append((.register(token.register), column))
                 p += 1
             case .identifier where !token.isKeyword(.nil) && !token.isKeyword(.true) && !token.isKeyword(.false):
-                written.append((.name(token.symbol), column))
                 p += 1
+                if let arity = writtenArity(&p) {
+                    written.append((.function(token.symbol, arity: arity), column))
+                } else {
+                    written.append((.name(token.symbol), column))
+                }
             default:
                 guard let (literal, _) = parseLiteral(&p, line: line, level: 0) else { return false }
                 written.append((.literal(literal), column))
@@ -67,7 +71,7 @@ extension Assembler {
         case .float: return (.float(bitPattern: UInt64(bitPattern: token.payload)), 0)
         case .string: return (.string(token.symbol), 0)
         case .atom: return (.atom(token.symbol), 0)
-        case .functionRef: return (.function(token.symbol), 0)
+        case .functionRef: return (.function(token.symbol, arity: writtenArity(&p) ?? -1), 0)
         case .identifier where token.isKeyword(.nil): return (.nil, 0)
         case .identifier where token.isKeyword(.true): return (.bool(true), 0)
         case .identifier where token.isKeyword(.false): return (.bool(false), 0)
@@ -103,6 +107,14 @@ extension Assembler {
             report(line, token.column, "expected a value (number, string, :atom, nil, true, false, @function or {tuple})")
             return nil
         }
+    }
+
+    /// `/ARITY` after a function name at `tokens[p]`, if written there (advancing past it).
+    private func writtenArity(_ p: inout Int) -> Int? {
+        guard p + 1 < tokens.count, tokens[p].kind == .slash, tokens[p + 1].kind == .integer,
+              (0...255).contains(tokens[p + 1].payload) else { return nil }
+        p += 2
+        return Int(tokens[p - 1].payload)
     }
 
     /// The id of the tuple literal with `elements`, made on first use.
@@ -147,6 +159,18 @@ extension Assembler {
                 }
             }
         }
+        for (operand, column) in written {
+            // A function name that names no function says so, rather than that nothing fits.
+            let named: (Symbol, Int)? = switch operand {
+            case .name(let f) where candidates.contains(where: { $0.operands.contains { $0.kind == .function } }) && constantsByName[f] == nil: (f, -1)
+            case .function(let f, let arity), .literal(.function(let f, let arity)): (f, arity)
+            default: nil
+            }
+            if let (f, arity) = named, functionSlot(f, arity: arity) == nil {
+                report(line, column, functionProblem(f, arity: arity))
+                return nil
+            }
+        }
         let name = string(mnemonic)
         let forms = candidates.map { op in "\(name) " + op.operands.map(describe).joined(separator: ", ") }
         report(line, column, "operands do not fit \(name); expected " + forms.joined(separator: " or "))
@@ -170,7 +194,7 @@ extension Assembler {
         switch operand {
         case .literal(let value): value
         case .name(let name): constantsByName[name]?.literal
-        case .register: nil
+        case .register, .function: nil
         }
     }
 
@@ -214,7 +238,7 @@ extension Assembler {
     /// The arity of the function a call instruction names (0 for other instructions).
     func calleeArity(_ opcode: Opcode, _ values: OperandValues) -> Int {
         guard let f = opcode.operands.firstIndex(where: { $0.kind == .function }) else { return 0 }
-        return functionArities.indices.contains(values[f]) ? functionArities[values[f]] : 0
+        return values[f] < functionArities.count + imports.count ? arity(ofSlot: values[f]) : 0
     }
 
     private func describe(_ spec: OperandSpec) -> String {
@@ -241,9 +265,10 @@ extension Assembler {
         case (.count, _):
             guard case .int(let n)? = literal(operand), n >= 0, n < Int64(1) << bits else { return nil }
             return Int(n)
-        case (.function, .name(let f)), (.function, .literal(.function(let f))):
-            let index = functionIndex[f]
-            return index >= 0 ? Int(index) : nil
+        case (.function, .name(let f)):
+            return functionSlot(f, arity: -1)
+        case (.function, .function(let f, let arity)), (.function, .literal(.function(let f, let arity))):
+            return functionSlot(f, arity: arity)
         case (.label, .name):
             return 0  // resolved when the function ends
         case (.constant, .literal), (.constant, .name):
@@ -280,9 +305,8 @@ extension Assembler {
             atoms.append(string(name))
             atomIndex[name] = Int32(atoms.count - 1)
             return .atom(UInt32(atoms.count - 1))
-        case .function(let f):
-            let index = functionIndex[f]
-            guard index >= 0 else { return nil }
+        case .function(let f, let arity):
+            guard let index = functionSlot(f, arity: arity) else { return nil }
             return .function(UInt32(index))
         case .tuple(let id):
             var out: [Constant] = []

@@ -18,7 +18,10 @@ public struct Assembler {
     /// texts and names by symbol, tuples by `TupleID`, which is given by elements), so the constant
     /// pool is keyed by literal. A plain value: operands holding literals cost no reference count.
     enum Literal: Hashable {
-        case `nil`, bool(Bool), int(Int64), float(bitPattern: UInt64), string(Symbol), atom(Symbol), function(Symbol)
+        case `nil`, bool(Bool), int(Int64), float(bitPattern: UInt64), string(Symbol), atom(Symbol)
+        /// `@name` (`arity` -1) or `@name/arity`; a name of another module's function
+        /// (`@lists.sort/1`) needs its arity.
+        case function(Symbol, arity: Int)
         case tuple(TupleID)
     }
 
@@ -38,6 +41,8 @@ public struct Assembler {
         case register(Int)
         case literal(Literal)
         case name(Symbol)
+        /// `name/arity`: a function named with its arity (`fib/1`, `lists.sort/1`).
+        case function(Symbol, arity: Int)
     }
 
     /// Errors reported before the assembler gives up: enough to fix a file, few enough that a
@@ -83,6 +88,17 @@ public struct Assembler {
     /// After a `func` line without a valid signature: its body is skipped up to `end`.
     var skippingBody = false
     var functions: [FunctionDefinition] = []
+    /// `module NAME`: the module's name and the line that gave it (nil for a main program).
+    var moduleName: (name: String, line: Int)?
+    /// `export` statements: each function name with its arity and where it was written,
+    /// checked against the functions when the file is done.
+    var exported: [(name: Symbol, arity: Int, line: Int, column: Int)] = []
+    /// `import` statements: the modules named, in order, each once.
+    var requires: [String] = []
+    /// Functions of other modules named by the code, in order of first use: function index
+    /// `functionArities.count + k` is `imports[k]`.
+    var imports: [ExternalFunction] = []
+    var importIndex: [ExternalFunction: Int] = [:]
     /// Code words of the finished functions, against `Verifier.maxProgramWords`.
     var finishedCodeWords = 0
     var reportedCodeLimit = false
@@ -124,14 +140,16 @@ public struct Assembler {
             assembleLine(line.number, line.range)
         }
         if inFunction { finishFunction(sawEnd: false) }
-        if diagnostics.isEmpty, functionIndex[Keyword.main.symbol] < 0 {
-            report(1, 1, "no function main/0: the program has nowhere to start")
+        if diagnostics.isEmpty, moduleName == nil, functionIndex[Keyword.main.symbol] < 0 {
+            report(1, 1, "no function main/0: the program has nowhere to start (a library file starts with 'module NAME')")
         }
+        let exports = resolveExports()
         guard diagnostics.isEmpty else {
             diagnostics.sort { ($0.line, $0.column) < ($1.line, $1.column) }
             throw AssemblyError(diagnostics: diagnostics)
         }
-        return Module(sourceName: sourceName, atoms: atoms, constants: constants, functions: functions)
+        return Module(sourceName: sourceName, name: moduleName?.name, atoms: atoms, constants: constants, functions: functions,
+                      exports: exports, imports: imports, requires: requires)
     }
 
     /// Whether enough errors have been reported to stop.
@@ -161,12 +179,14 @@ public struct Assembler {
             // `c` nor `f` rules a line out without comparing words.
             var first = line.range.lowerBound
             while first < line.range.upperBound, text.bytes[first] == 0x20 || text.bytes[first] == 0x09 { first += 1 }
-            if first < line.range.upperBound, text.bytes[first] != UInt8(ascii: "c"), text.bytes[first] != UInt8(ascii: "f") { continue }
+            if first < line.range.upperBound, text.bytes[first] != UInt8(ascii: "c"), text.bytes[first] != UInt8(ascii: "f"),
+               text.bytes[first] != UInt8(ascii: "m") { continue }
             let isConst = lexer.startsWithKeyword("const", line.range)
-            guard isConst || lexer.startsWithKeyword("func", line.range) else { continue }
+            let isModule = !isConst && lexer.startsWithKeyword("module", line.range)
+            guard isConst || isModule || lexer.startsWithKeyword("func", line.range) else { continue }
             tokenize(line.number, line.range, reportErrors: false)
             if tokens.isEmpty { continue }
-            if isConst { declareConstant(line.number) } else { declareFunction(line.number) }
+            if isConst { declareConstant(line.number) } else if isModule { declareModule(line.number) } else { declareFunction(line.number) }
         }
     }
 
@@ -183,6 +203,8 @@ public struct Assembler {
             if name == Keyword.main.symbol, arity > 1 { report(line, tokens[3].column, "main takes no arguments or one (the program's arguments): 'func main/0' or 'func main/1'") }
             functionIndex[name] = Int32(functionArities.count)
             functionArities.append(arity)
+            // `func f/1 export`: as if `export f/1` were written (pass 2 reports other text).
+            if signatureExtras().exported { exported.append((name, arity, line, tokens[1].column)) }
         }
     }
 
@@ -249,12 +271,18 @@ public struct Assembler {
         }
         if first.isKeyword(.func) {
             startFunction(number)
+        } else if first.isKeyword(.module) {
+            // Declared in pass 1.
+        } else if first.isKeyword(.export) {
+            declareExports(number)
+        } else if first.isKeyword(.import) {
+            declareImports(number)
         } else if first.kind == .directive, first.symbol == Keyword.source.symbol {
             if tokens.count == 2, tokens[1].kind == .string { sourceName = string(tokens[1].symbol) } else {
                 report(number, first.column, ".source expects one string")
             }
         } else {
-            report(number, first.column, "expected 'func', 'const' or '.source' at the top level")
+            report(number, first.column, "expected 'func', 'const', 'module', 'export', 'import' or '.source' at the top level")
         }
     }
 }

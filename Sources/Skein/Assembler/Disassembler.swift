@@ -1,10 +1,22 @@
 /// Prints a module as assembly that reassembles to the same bytes: canonical mnemonics,
 /// constants inline in order of first use, `regs=` on every function, `.line` directives
-/// reproducing the line table and `.source` the source name.
+/// reproducing the line table and `.source` the source name; a library module's `module`,
+/// `import` and `export` lines, and functions of other modules by their qualified names.
 public enum Disassembler {
+    /// The assembly text of each module of `program` (which must have passed
+    /// `Verifier.verify`), the entry first, as one file each would hold.
+    public static func disassemble(_ program: Program) -> [String] {
+        program.modules.map(disassemble)
+    }
+
     /// The assembly text of `module`, which must have passed `Verifier.verify`.
     public static func disassemble(_ module: Module) -> String {
         var out = ".source \(quote(module.sourceName))\n"
+        if let name = module.name { out += "module \(name)\n" }
+        if !module.requires.isEmpty { out += "import \(module.requires.joined(separator: ", "))\n" }
+        if !module.exports.isEmpty {
+            out += "export " + module.exports.map { "\(module.functions[$0].name)/\(module.functions[$0].arity)" }.joined(separator: ", ") + "\n"
+        }
         for f in module.functions {
             out += "\nfunc \(f.name)/\(f.arity) regs=\(f.registerCount)\n"
             var targets = Set<Int>()
@@ -32,7 +44,7 @@ public enum Disassembler {
         case .register: "r\(value)"
         case .immediate, .count: "\(value)"
         case .label: "L\(value)"
-        case .function: module.functions[value].name
+        case .function: functionName(value, module: module)
         case .constant: literal(module.constants[value], module: module)
         }
     }
@@ -46,9 +58,15 @@ public enum Disassembler {
         case .float(let bits): return Printer.float(Double(bitPattern: bits))  // one spelling of floats
         case .string(let s): return quote(s)
         case .atom(let a): return atomLiteral(module.atoms[Int(a)])
-        case .function(let f): return "@" + module.functions[Int(f)].name
+        case .function(let f): return "@" + functionName(Int(f), module: module)
         case .tuple(let elements): return "{" + elements.map { literal($0, module: module) }.joined(separator: ", ") + "}"
         }
+    }
+
+    /// Function index `slot` as an operand: the name of one of the module's functions, or
+    /// `module.name/arity` for an import.
+    private static func functionName(_ slot: Int, module: Module) -> String {
+        slot < module.functions.count ? module.functions[slot].name : module.imports[slot - module.functions.count].description
     }
 
     /// `:name`, or `:"text"` when the name is not a plain identifier.

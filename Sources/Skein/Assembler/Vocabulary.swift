@@ -2,8 +2,10 @@
 /// is its raw value and recognising one is an integer comparison.
 enum Keyword: Int32, CaseIterable {
     /// Statements (`func`, `end`, `const`), literals (`nil`, `true`, `false`), `regs=`, the
-    /// directives `.line` and `.source`, the entry function and the mnemonic of scratch loads.
+    /// directives `.line` and `.source`, the entry function and the mnemonic of scratch loads;
+    /// then the module statements `module`, `export` and `import`.
     case `func`, end, const, `nil`, `true`, `false`, regs, line, source, main, load
+    case module, export, `import`
 
     /// The keyword's symbol in a table that started from `Vocabulary.initial`.
     var symbol: Symbol { Symbol(id: rawValue) }
@@ -22,6 +24,9 @@ enum Keyword: Int32, CaseIterable {
         case .source: "source"
         case .main: "main"
         case .load: "load"
+        case .module: "module"
+        case .export: "export"
+        case .import: "import"
         }
     }
 }

@@ -1,21 +1,28 @@
-/// The `.skb` binary module format.
+/// The `.skb` binary format: a program of one or more modules (the entry first).
 ///
 /// ```
 /// offset  size  field
 /// 0       4     magic "SKBC"
-/// 4       2     format version (little-endian), currently 1
+/// 4       2     format version (little-endian), currently 2
 /// 6       2     flags, must be 0
 /// 8       4     payload length in bytes
 /// 12      4     CRC-32 (IEEE) of the payload
 /// 16      …     payload:
+///               u32      module count (at least 1), then each module:
 ///               string   source name
+///               string   module name ("" for a main program)
 ///               u32      atom count, then each atom as a string
 ///               u32      constant count, then each constant (tag byte + data)
 ///               u32      function count, then each function:
 ///                          string name, u16 arity, u16 register count,
 ///                          u32 code word count, the words (u64),
 ///                          u32 line entry count, each (u32 pc, u32 line)
+///               u32      export count, each a u32 function index
+///               u32      import count, each: string module, string function, u16 arity
+///               u32      count of imported modules (`import NAME`), each a string
 /// ```
+/// Version 1 (before modules) held one module without the name, exports and imports; it is
+/// refused with a message saying to assemble the source again.
 /// Strings are a u32 byte count followed by UTF-8 bytes. All integers are little-endian.
 /// Constant tags: 0 nil, 1 false, 2 true, 3 int (i64), 4 float (u64 bits), 5 string,
 /// 6 atom (u32), 7 function (u32), 8 tuple (u32 count, then the elements).
@@ -23,7 +30,7 @@ public enum BinaryFormat {
     /// The four magic bytes.
     public static let magic: [UInt8] = Array("SKBC".utf8)
     /// The version this build reads and writes.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// Size of the fixed header.
     public static let headerSize = 16
     /// Deepest tuple nesting accepted in a constant (a hostile file cannot recurse without bound):
@@ -35,27 +42,14 @@ public enum BinaryFormat {
 
     // MARK: Writing
 
-    /// Serialises a module.
-    public static func encode(_ module: Module) -> [UInt8] {
+    /// Serialises a module as a program of its own.
+    public static func encode(_ module: Module) -> [UInt8] { encode(Program([module])) }
+
+    /// Serialises a program: its modules, the entry first.
+    public static func encode(_ program: Program) -> [UInt8] {
         var w = ByteWriter()
-        w.string(module.sourceName)
-        w.u32(module.atoms.count)
-        for atom in module.atoms { w.string(atom) }
-        w.u32(module.constants.count)
-        for constant in module.constants { w.constant(constant) }
-        w.u32(module.functions.count)
-        for f in module.functions {
-            w.string(f.name)
-            w.u16(f.arity)
-            w.u16(f.registerCount)
-            w.u32(f.code.count)
-            for word in f.code { w.u64(word) }
-            w.u32(f.lines.count)
-            for entry in f.lines {
-                w.u32(Int(entry.pc))
-                w.u32(Int(entry.line))
-            }
-        }
+        w.u32(program.modules.count)
+        for module in program.modules { w.module(module) }
         var header = ByteWriter()
         header.bytes.append(contentsOf: magic)
         header.u16(Int(version))
@@ -67,9 +61,19 @@ public enum BinaryFormat {
 
     // MARK: Reading
 
-    /// Parses a module, checking the header, the checksum and the structure. This does not
-    /// verify the code; `Verifier` does that.
+    /// Parses a file that holds one module (as `vm asm` writes for a program that imports
+    /// nothing); a file of several modules is refused here and read with `decodeProgram`.
     public static func decode(_ bytes: [UInt8]) throws(LoadError) -> Module {
+        let program = try decodeProgram(bytes)
+        guard program.modules.count == 1 else {
+            throw LoadError("offset \(headerSize)", "the file holds \(program.modules.count) modules, not one (a linked program: load it as a Program)")
+        }
+        return program.entry
+    }
+
+    /// Parses a program, checking the header, the checksum and the structure. This does not
+    /// verify the code; `Verifier` does that.
+    public static func decodeProgram(_ bytes: [UInt8]) throws(LoadError) -> Program {
         guard bytes.count >= headerSize else {
             throw LoadError("offset 0", "file is \(bytes.count) bytes, too short for a Skein module (header is \(headerSize) bytes)")
         }
@@ -80,7 +84,9 @@ public enum BinaryFormat {
         header.offset = 4
         let version = try header.u16("format version")
         guard version == BinaryFormat.version else {
-            throw LoadError("offset 4", "unsupported format version \(version) (this VM reads version \(BinaryFormat.version))")
+            let why = version < BinaryFormat.version ? "written by an older Skein; assemble the program again from its source with 'vm asm'"
+                : "written by a newer Skein"
+            throw LoadError("offset 4", "unsupported format version \(version), \(why) (this VM reads version \(BinaryFormat.version))")
         }
         guard try header.u16("flags") == 0 else { throw LoadError("offset 6", "unknown flags set") }
         let length = Int(try header.u32("payload length"))
@@ -93,40 +99,14 @@ public enum BinaryFormat {
             throw LoadError("offset 12", "checksum mismatch: the file is corrupted")
         }
         var r = ByteReader(bytes: payload)
-        let sourceName = try r.string("source name")
-        let atomCount = try r.count("atom count", minimumBytesEach: 4)
-        var atoms: [String] = []
-        atoms.reserveCapacity(atomCount)
-        for i in 0..<atomCount { atoms.append(try r.string("atom \(i)")) }
-        let constantCount = try r.count("constant count", minimumBytesEach: 1)
-        var constants: [Constant] = []
-        constants.reserveCapacity(constantCount)
-        for i in 0..<constantCount { constants.append(try r.constant("constant \(i)", depth: 0)) }
-        let functionCount = try r.count("function count", minimumBytesEach: 16)
-        var functions: [FunctionDefinition] = []
-        functions.reserveCapacity(functionCount)
-        for i in 0..<functionCount {
-            let name = try r.string("name of function \(i)")
-            let arity = Int(try r.u16("arity of \(name)"))
-            let registers = Int(try r.u16("register count of \(name)"))
-            let wordCount = try r.count("code length of \(name)", minimumBytesEach: 8)
-            var code: [UInt64] = []
-            code.reserveCapacity(wordCount)
-            for _ in 0..<wordCount { code.append(try r.u64("code of \(name)")) }
-            let lineCount = try r.count("line table length of \(name)", minimumBytesEach: 8)
-            var lines: [LineEntry] = []
-            lines.reserveCapacity(lineCount)
-            for _ in 0..<lineCount {
-                let pc = try r.u32("line table of \(name)")
-                let line = try r.u32("line table of \(name)")
-                lines.append(LineEntry(pc: pc, line: line))
-            }
-            functions.append(FunctionDefinition(name: name, arity: arity, registerCount: registers, code: code, lines: lines))
-        }
+        let moduleCount = try r.count("module count", minimumBytesEach: 28)
+        guard moduleCount > 0 else { throw LoadError("offset \(headerSize)", "the file holds no module") }
+        var modules: [Module] = []
+        for _ in 0..<moduleCount { modules.append(try r.module()) }
         guard r.offset == bytes.count else {
-            throw LoadError("offset \(r.offset)", "\(bytes.count - r.offset) unexpected bytes after the last function")
+            throw LoadError("offset \(r.offset)", "\(bytes.count - r.offset) unexpected bytes after the last module")
         }
-        return Module(sourceName: sourceName, atoms: atoms, constants: constants, functions: functions)
+        return Program(modules)
     }
 }
 
@@ -141,6 +121,37 @@ private struct ByteWriter {
         u32(s.utf8.count)
         bytes.append(contentsOf: s.utf8)
     }
+    /// A u32 count, then each item as `write` writes it.
+    mutating func list<Item>(_ items: [Item], _ write: (inout ByteWriter, Item) -> Void) {
+        u32(items.count)
+        for item in items { write(&self, item) }
+    }
+
+    /// One module of the payload, in the layout the format's documentation gives.
+    mutating func module(_ module: Module) {
+        string(module.sourceName)
+        string(module.name ?? "")
+        list(module.atoms) { $0.string($1) }
+        list(module.constants) { $0.constant($1) }
+        list(module.functions) { w, f in
+            w.string(f.name)
+            w.u16(f.arity)
+            w.u16(f.registerCount)
+            w.list(f.code) { $0.u64($1) }
+            w.list(f.lines) { w, entry in
+                w.u32(Int(entry.pc))
+                w.u32(Int(entry.line))
+            }
+        }
+        list(module.exports) { $0.u32($1) }
+        list(module.imports) { w, f in
+            w.string(f.module)
+            w.string(f.name)
+            w.u16(f.arity)
+        }
+        list(module.requires) { $0.string($1) }
+    }
+
     mutating func constant(_ c: Constant) {
         switch c {
         case .nil: bytes.append(0)
@@ -196,6 +207,42 @@ private struct ByteReader {
             throw LoadError("offset \(start)", "\(what) is not valid UTF-8")
         }
         return s
+    }
+
+    /// A u32 count of items, each at least `minimumBytesEach` bytes long, then each as `read`
+    /// reads it (given its position in the list).
+    mutating func list<Item>(_ what: String, minimumBytesEach: Int, _ read: (inout ByteReader, Int) throws(LoadError) -> Item) throws(LoadError) -> [Item] {
+        let n = try count(what, minimumBytesEach: minimumBytesEach)
+        var items: [Item] = []
+        items.reserveCapacity(n)
+        for i in 0..<n { items.append(try read(&self, i)) }
+        return items
+    }
+
+    /// One module of the payload.
+    mutating func module() throws(LoadError) -> Module {
+        let sourceName = try string("source name")
+        let name = try string("module name of \(sourceName)")
+        let atoms = try list("atom count", minimumBytesEach: 4) { r, i throws(LoadError) in try r.string("atom \(i)") }
+        let constants = try list("constant count", minimumBytesEach: 1) { r, i throws(LoadError) in try r.constant("constant \(i)", depth: 0) }
+        let functions = try list("function count", minimumBytesEach: 16) { r, i throws(LoadError) in
+            let name = try r.string("name of function \(i)")
+            let arity = Int(try r.u16("arity of \(name)"))
+            let registers = Int(try r.u16("register count of \(name)"))
+            let code = try r.list("code length of \(name)", minimumBytesEach: 8) { r, _ throws(LoadError) in try r.u64("code of \(name)") }
+            let lines = try r.list("line table length of \(name)", minimumBytesEach: 8) { r, _ throws(LoadError) in
+                LineEntry(pc: try r.u32("line table of \(name)"), line: try r.u32("line table of \(name)"))
+            }
+            return FunctionDefinition(name: name, arity: arity, registerCount: registers, code: code, lines: lines)
+        }
+        let exports = try list("export count", minimumBytesEach: 4) { r, _ throws(LoadError) in Int(try r.u32("export")) }
+        let imports = try list("import count", minimumBytesEach: 10) { r, i throws(LoadError) in
+            ExternalFunction(module: try r.string("module of import \(i)"), name: try r.string("function of import \(i)"),
+                             arity: Int(try r.u16("arity of import \(i)")))
+        }
+        let requires = try list("imported module count", minimumBytesEach: 4) { r, i throws(LoadError) in try r.string("imported module \(i)") }
+        return Module(sourceName: sourceName, name: name.isEmpty ? nil : name, atoms: atoms, constants: constants, functions: functions,
+                      exports: exports, imports: imports, requires: requires)
     }
 
     mutating func constant(_ what: String, depth: Int) throws(LoadError) -> Constant {

@@ -31,10 +31,18 @@
 /// (`Opcode.operands` lists them); the builder checks each operand's kind and range as it is
 /// emitted.
 public struct ModuleBuilder {
-    /// A function declared in the builder.
+    /// A function declared in the builder, or a function of another module it names.
     public struct Function: Hashable, Sendable {
-        /// Its index in the module's function table.
+        /// Its index in the module's function table (for a function of another module, its
+        /// number among those, `external`).
         public let index: Int
+        /// Whether it is a function of another module (`declareExternal`).
+        public let external: Bool
+
+        fileprivate init(index: Int, external: Bool = false) {
+            self.index = index
+            self.external = external
+        }
     }
 
     /// A jump target inside one function's code.
@@ -50,7 +58,7 @@ public struct ModuleBuilder {
         case immediate(Int)
         /// A constant from the pool (pooled by value: the same constant is stored once).
         case constant(Term)
-        /// A function of this module.
+        /// A function of this module, or of another (`declareExternal`).
         case function(Function)
         /// A count of registers or arguments.
         case count(Int)
@@ -74,6 +82,9 @@ public struct ModuleBuilder {
         fileprivate var labelTargets: [Int?] = []
         /// Label operands to patch: code word, operand index, label, the other operand values, opcode.
         fileprivate var fixups: [(pc: Int, operand: Int, label: Int, values: [Int], opcode: Opcode)] = []
+        /// Code words whose function operand names a function of another module, by its number
+        /// among those: its index is known only when the module is built (after every function).
+        fileprivate var externalUses: [Int] = []
         fileprivate var errors: [String] = []
         /// The constants this body uses, numbered in order of first use (mapped to pool
         /// indices when the function is defined).
@@ -131,6 +142,7 @@ public struct ModuleBuilder {
                     guard let index = number(term) else { errors.append("\(at): \(term) cannot be a constant (pids and references cannot)"); return }
                     values.append(index)
                 case (.function, .function(let f)):
+                    if f.external { externalUses.append(code.count) }
                     values.append(f.index)
                 case (.label, .label(let label)):
                     pendingLabels.append((i, label.id))
@@ -173,6 +185,11 @@ public struct ModuleBuilder {
     }
 
     private var sourceName: String
+    private var moduleName: String?
+    private var exports: Set<Int> = []
+    private var imports: [ExternalFunction] = []
+    /// Per function, the code words that name an import (`FunctionBody.externalUses`).
+    private var externalUses: [Int: [Int]] = [:]
     private var atoms: [String] = []
     private var atomIndex: [String: UInt32] = [:]
     private var constants: [Constant] = []
@@ -180,8 +197,27 @@ public struct ModuleBuilder {
     private var functions: [FunctionDefinition] = []
     private var defined: Set<Int> = []
 
-    /// A builder for a module whose error reports name `name` as its source.
-    public init(name: String) { sourceName = name }
+    /// A builder for a module whose error reports name `name` as its source; `module` names a
+    /// library module that others call (`nil`: a main program, which must define `main`).
+    public init(name: String, module: String? = nil) {
+        sourceName = name
+        moduleName = module
+    }
+
+    /// A function of another module (a standard library module such as `lists`, or one loaded
+    /// beside this one) that code may call, spawn or refer to with `.function`: resolved and
+    /// checked (exported, with this arity) when the module is linked.
+    public mutating func declareExternal(module: String, name: String, arity: Int) -> Function {
+        let external = ExternalFunction(module: module, name: name, arity: arity)
+        if let k = imports.firstIndex(of: external) { return Function(index: k, external: true) }
+        imports.append(external)
+        return Function(index: imports.count - 1, external: true)
+    }
+
+    /// Lets other modules call `function` (in a module built with a `module` name).
+    public mutating func export(_ function: Function) {
+        if !function.external { exports.insert(function.index) }
+    }
 
     /// Declares a function; its code comes with `define`.
     public mutating func declare(_ name: String, arity: Int) -> Function {
@@ -191,6 +227,9 @@ public struct ModuleBuilder {
 
     /// Emits the code of `function`.
     public mutating func define(_ function: Function, _ body: (inout FunctionBody) throws -> Void) throws {
+        guard !function.external else {
+            throw BuildError(location: "\(imports[function.index])", message: "is a function of another module; it is defined there")
+        }
         let name = "function \(functions[function.index].name)/\(functions[function.index].arity)"
         guard !defined.contains(function.index) else { throw BuildError(location: name, message: "is defined twice") }
         var code = FunctionBody()
@@ -199,8 +238,10 @@ public struct ModuleBuilder {
         let indices = code.constants.map { addConstant($0) }
         functions[function.index].code = words
         functions[function.index].lines = code.lines
+        // The body numbered its constants in order of first use; the pool may hold them at
+        // other indices (another function pooled some first).
         if !indices.isEmpty { functions[function.index].code = remapConstants(functions[function.index], indices) }
-        functions[function.index].code = words
+        externalUses[function.index] = code.externalUses
         functions[function.index].registerCount = max(code.highestRegister + 1, functions[function.index].arity, 1)
         defined.insert(function.index)
     }
@@ -210,7 +251,13 @@ public struct ModuleBuilder {
         for (i, f) in functions.enumerated() where !defined.contains(i) {
             throw BuildError(location: "function \(f.name)/\(f.arity)", message: "is declared but never defined")
         }
-        let module = Module(sourceName: sourceName, atoms: atoms, constants: constants, functions: functions)
+        var functions = functions
+        for (f, uses) in externalUses where !uses.isEmpty {
+            // An import's index follows every function of the module.
+            functions[f].code = rewrite(functions[f], at: Set(uses), kind: .function) { $0 + functions.count }
+        }
+        let module = Module(sourceName: sourceName, name: moduleName, atoms: atoms, constants: constants, functions: functions,
+                            exports: exports.sorted(), imports: imports)
         try Verifier.verify(module)
         return module
     }
@@ -254,10 +301,16 @@ public struct ModuleBuilder {
     /// The code of `function` with the body's constant numbers (in order of first use)
     /// rewritten to pool indices.
     private func remapConstants(_ function: FunctionDefinition, _ indices: [Int]) -> [UInt64] {
+        rewrite(function, at: nil, kind: .constant) { indices[$0] }
+    }
+
+    /// The code of `function` with each operand of `kind` (in the instructions at the code
+    /// words `at`, or in all) replaced by `change` of its value.
+    private func rewrite(_ function: FunctionDefinition, at: Set<Int>?, kind: OperandKind, _ change: (Int) -> Int) -> [UInt64] {
         var words = function.code
-        for instruction in function.instructions where instruction.operands.contains(where: { $0.kind == .constant }) {
+        for instruction in function.instructions where at?.contains(instruction.pc) ?? true && instruction.operands.contains(where: { $0.kind == kind }) {
             var values = instruction.values
-            for (k, spec) in instruction.operands.enumerated() where spec.kind == .constant { values[k] = indices[values[k]] }
+            for (k, spec) in instruction.operands.enumerated() where spec.kind == kind { values[k] = change(values[k]) }
             let encoded = instruction.opcode.operands.encode(instruction.opcode, values)
             words[instruction.pc] = encoded.word
             if let extra = encoded.extra { words[instruction.pc + 1] = extra }

@@ -1,8 +1,33 @@
 /// Loading a program the way `vm run` does, for every host: by content, binary or text.
+extension Program {
+    /// Loads a program from its bytes: a binary file (recognised by its magic number) is
+    /// decoded, with every module it holds; anything else is assembled as the text of one
+    /// module, the entry. Then the modules it imports and lacks are found by `search` (by
+    /// default only the standard library; `ModuleSearch.forProgram` is what `vm run` uses),
+    /// and the whole program is verified, so what comes back can run. A first line starting
+    /// with `#!` (a script run directly) is skipped.
+    ///
+    /// Throws `LoadError` for a binary file that is malformed, a program that fails
+    /// verification (an unknown module, an unexported function, a wrong arity: each named with
+    /// its file, function and line), and `AssemblyError` (file, line and column of each
+    /// problem) for text.
+    public static func load(bytes: [UInt8], name: String, search: ModuleSearch = .standardLibraryOnly) throws -> Program {
+        let program: Program
+        if bytes.starts(with: BinaryFormat.magic) {
+            program = try BinaryFormat.decodeProgram(bytes)
+        } else {
+            program = Program([try Assembler.assemble(bytes: Module.withoutInterpreterLine(bytes), file: name)])
+        }
+        let complete = try search.complete(program)
+        try Verifier.verify(complete)
+        return complete
+    }
+}
+
 extension Module {
-    /// Loads a program from its bytes: a binary module (recognised by its magic number) is
-    /// decoded, anything else is assembled as text; either way it is verified, so what comes
-    /// back can run. A first line starting with `#!` (a script run directly) is skipped.
+    /// Loads one module from its bytes: a binary file of one module (recognised by its magic
+    /// number) is decoded, anything else is assembled as text; either way it is verified on its
+    /// own (what it imports is checked when it is linked: `VM(module:)`, `Program.load`).
     ///
     /// Throws `LoadError` for a binary module that is malformed or fails verification, and
     /// `AssemblyError` (file, line and column of each problem) for text.

@@ -110,42 +110,56 @@ public final class VM: @unchecked Sendable {
     /// Whether `shutdown` has run.
     public var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
-    /// Loads (verifies and links) `module` and starts the workers.
-    public init(module: Module, options: Options = Options()) throws(LoadError) {
+    /// Loads (verifies and links) `module` and starts the workers. The standard library
+    /// modules it imports are linked with it (`VM(program:)`).
+    public convenience init(module: Module, options: Options = Options()) throws(LoadError) {
+        try self.init(program: Program([module]), options: options)
+    }
+
+    /// Loads (verifies and links) the modules of `program` as one program and starts the
+    /// workers; `program.entry`'s `main` is what `runMain` runs. Modules that the program
+    /// imports and does not hold are taken from the standard library (the one built into this
+    /// library, so a host needs no files for it); any other missing module, unexported or
+    /// unknown function, or wrong arity is a `LoadError` naming the file and the call.
+    public init(program: Program, options: Options = Options()) throws(LoadError) {
         let atoms = AtomTable()
-        let program = try LoadedProgram(module, atoms: atoms)
-        let hostFunctions = try Self.bindHostFunctions(module, options.hostFunctions)
-        runtime = Runtime(program: program, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
+        let linked = try LoadedProgram(ModuleSearch.standardLibraryOnly.completeFromStandardLibrary(program), atoms: atoms)
+        let hostFunctions = try Self.bindHostFunctions(linked, options.hostFunctions)
+        runtime = Runtime(program: linked, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
                           heapLimitBytes: options.maxHeapBytes, memoryLimitBytes: options.maxMemoryBytes,
                           reductionLimit: options.maxReductions, capabilities: options.capabilities, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
         deadline = options.deadline
     }
 
-    /// Loads a binary (`.skb`) module.
+    /// Loads a binary (`.skb`) program: one module or several (the standard library fills in
+    /// what it lacks).
     public convenience init(binary: [UInt8], options: Options = Options()) throws(LoadError) {
-        try self.init(module: try BinaryFormat.decode(binary), options: options)
+        try self.init(program: try BinaryFormat.decodeProgram(binary), options: options)
     }
 
     deinit { shutdown() }
 
-    /// Resolves every `callhost` of `module` to a registered host function, by constant index.
-    private static func bindHostFunctions(_ module: Module, _ registered: [String: HostFunction]) throws(LoadError) -> [HostFunction?] {
-        var table = [HostFunction?](repeating: nil, count: module.constants.count)
-        for f in module.functions {
-            for instruction in f.instructions where instruction.opcode == .callhost {
-                // callhost rD, "name", rArgs, n: the name is operand 1, the count operand 3.
-                let (constant, count) = (instruction.values[1], instruction.values[3])
-                let place = "function \(f.name)/\(f.arity), word \(instruction.pc) (callhost)"
-                guard case .string(let name) = module.constants[constant] else {
-                    throw LoadError(place, "the host function must be named by a string")
+    /// Resolves every `callhost` of the program to a registered host function, by flat constant
+    /// index.
+    private static func bindHostFunctions(_ linked: LoadedProgram, _ registered: [String: HostFunction]) throws(LoadError) -> [HostFunction?] {
+        var table = [HostFunction?](repeating: nil, count: linked.constantBases.last.map { $0 + linked.program.modules.last!.constants.count } ?? 0)
+        for (m, module) in linked.program.modules.enumerated() {
+            for f in module.functions {
+                for instruction in f.instructions where instruction.opcode == .callhost {
+                    // callhost rD, "name", rArgs, n: the name is operand 1, the count operand 3.
+                    let (constant, count) = (instruction.values[1], instruction.values[3])
+                    let place = "\(module.sourceName): function \(f.name)/\(f.arity), word \(instruction.pc) (callhost)"
+                    guard case .string(let name) = module.constants[constant] else {
+                        throw LoadError(place, "the host function must be named by a string")
+                    }
+                    guard let function = registered[name] else {
+                        throw LoadError(place, "no host function named \"\(name)\" is registered")
+                    }
+                    guard function.arity == count else {
+                        throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(count)")
+                    }
+                    table[linked.constantBases[m] + constant] = function
                 }
-                guard let function = registered[name] else {
-                    throw LoadError(place, "no host function named \"\(name)\" is registered")
-                }
-                guard function.arity == count else {
-                    throw LoadError(place, "host function \"\(name)\" takes \(function.arity) arguments, not \(count)")
-                }
-                table[constant] = function
             }
         }
         return table
@@ -211,10 +225,11 @@ public final class VM: @unchecked Sendable {
         }
     }
 
-    /// Spawns `function` (by name) with host-provided arguments; returns its pid.
+    /// Spawns `function` (by name: a function of the entry module, or `module.function`) with
+    /// host-provided arguments; returns its pid.
     public func spawn(_ function: String, _ arguments: [Term] = []) throws(HostError) -> Term {
         guard !isStopped else { throw .stopped }
-        guard let index = runtime.program.module.functionIndex(named: function) else { throw .noSuchFunction(function) }
+        guard let index = runtime.program.functionIndex(named: function) else { throw .noSuchFunction(function) }
         let arity = runtime.program.functions[index].arity
         guard arity == arguments.count else { throw .wrongArity(function: function, takes: arity, given: arguments.count) }
         let nodes = arguments.map { $0.messageNode(atoms: runtime.atoms) }

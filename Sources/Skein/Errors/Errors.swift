@@ -84,11 +84,26 @@ public struct StackEntry: Sendable, Equatable, CustomStringConvertible {
     public var function: String
     /// Source line, if the module has a line table.
     public var line: Int?
+    /// The source file, when it is not the failing function's (a frame of another module).
+    public var file: String?
     /// How many more times the same frame follows directly below (recursion).
     public var repeats = 0
 
+    /// A frame of `function` at `line` (in `file`, if it is another than the failing function's).
+    public init(function: String, line: Int?, file: String? = nil, repeats: Int = 0) {
+        self.function = function
+        self.line = line
+        self.file = file
+        self.repeats = repeats
+    }
+
     public var description: String {
-        let place = line.map { "\(function) line \($0)" } ?? function
+        let place = switch (file, line) {
+        case (let file?, let line?): "\(function) at \(file):\(line)"
+        case (let file?, nil): "\(function) in \(file)"
+        case (nil, let line?): "\(function) line \(line)"
+        case (nil, nil): function
+        }
         return repeats > 0 ? "\(place) (and \(repeats) more frames like it)" : place
     }
 }

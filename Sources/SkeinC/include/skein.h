@@ -82,7 +82,8 @@ int skein_config_add_host_function(skein_config *config, const char *name, int a
 /* ---- The VM ---- */
 /* Loads a program (assembly text or a binary module, by content) and starts the VM; NULL and
  * an error naming the problem and its place if it is not a valid program. `config` may be
- * NULL; it is not kept. */
+ * NULL; it is not kept. Modules the program imports come from the standard library (built
+ * in), and for skein_vm_load_file also from the file's directory (NAME.ska or NAME.skb). */
 skein_vm *skein_vm_load(const void *bytes, size_t length, const char *name, const skein_config *config);
 skein_vm *skein_vm_load_file(const char *path, const skein_config *config);
 /* Stops every process (a blocked run returns SKEIN_STOPPED); later calls fail. Idempotent. */

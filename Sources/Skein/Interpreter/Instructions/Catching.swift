@@ -63,12 +63,17 @@ extension Interpreter {
     func runtimeError(_ fault: Fault, pc: Int) -> RuntimeError {
         let f = program.functionIndex(containing: pc)
         var trace = [StackEntry(function: program.functionName(f), line: program.line(at: pc))]
+        // A frame in another file (a module's) names its file; frames in the failing function's
+        // file give only their line, as before modules.
+        let failingFile = program.sourceName(ofFunction: f)
         let frames = ctx.pointee.frames
         // Runs of the same frame (deep recursion) collapse into one entry with a count, and at
         // most 64 distinct entries are kept: a stack overflow 100,000 frames deep stays short.
         for i in stride(from: frames.count - 1, through: 0, by: -1) {
             let frame = frames.elements![i]
-            let entry = StackEntry(function: program.functionName(Int(frame.function)), line: program.line(at: Int(frame.returnPC) - 1))
+            let caller = Int(frame.function), file = program.sourceName(ofFunction: caller)
+            let entry = StackEntry(function: program.functionName(caller), line: program.line(at: Int(frame.returnPC) - 1),
+                                   file: file == failingFile ? nil : file)
             if entry.function == trace[trace.count - 1].function && entry.line == trace[trace.count - 1].line {
                 trace[trace.count - 1].repeats += 1
             } else if trace.count < 64 {
@@ -78,6 +83,6 @@ extension Interpreter {
             }
         }
         return RuntimeError(kind: fault.kind, detail: fault.detail, function: program.functionName(f),
-                            file: program.module.sourceName, line: program.line(at: pc), trace: trace)
+                            file: failingFile, line: program.line(at: pc), trace: trace)
     }
 }

@@ -99,9 +99,9 @@ extension Interpreter {
 
     /// The name a `callhost` calls its function by (quoted as in the source, or bare).
     private func hostFunctionName(_ word: UInt64, quoted: Bool = true) -> String {
-        let constant = program.module.constants[word.fieldB]
+        let (module, constant) = program.constant(word.fieldB)
         if !quoted, case .string(let name) = constant { return name }
-        return Disassembler.literal(constant, module: program.module)
+        return Disassembler.literal(constant, module: module)
     }
 }
 
