@@ -41,7 +41,7 @@ struct Interpreter<Host: SliceHost> {
     mutating func run(budget: inout Int) -> SliceOutcome {
         let code = program.code
         let constants = program.constants
-        var pc = ctx.pointee.pc
+        var ip = code + ctx.pointee.pc
         var reductions = budget
         defer { budget = reductions }
 
@@ -49,8 +49,8 @@ struct Interpreter<Host: SliceHost> {
             var regs = registers
             do throws(Fault) {
                 while true {
-                    let word = code[pc]
-                    pc &+= 1
+                    let word = ip.pointee
+                    ip += 1
                     switch word.verifiedOpcode {
                     case .nop:
                         break
@@ -112,66 +112,66 @@ struct Interpreter<Host: SliceHost> {
 
                     // MARK: Branches (a taken branch costs a reduction: loops always yield)
                     case .jmp:
-                        if Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jt:
-                        if Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jf:
-                        if !Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if !Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jeq:
-                        if try equal(regs[word.fieldA], regs[word.fieldB]), Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try equal(regs[word.fieldA], regs[word.fieldB]), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jne:
-                        if !(try equal(regs[word.fieldA], regs[word.fieldB])), Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if !(try equal(regs[word.fieldA], regs[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jlt:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) < 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) < 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jle:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) <= 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) <= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jgt:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) > 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) > 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jge:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) >= 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) >= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jeqi:
-                        if try equal(regs[word.fieldA], word.immediateB), Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try equal(regs[word.fieldA], word.immediateB), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jnei:
-                        if !(try equal(regs[word.fieldA], word.immediateB)), Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if !(try equal(regs[word.fieldA], word.immediateB)), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jlti:
-                        if try order(regs[word.fieldA], word.immediateB) < 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) < 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jlei:
-                        if try order(regs[word.fieldA], word.immediateB) <= 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) <= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jgti:
-                        if try order(regs[word.fieldA], word.immediateB) > 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) > 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jgei:
-                        if try order(regs[word.fieldA], word.immediateB) >= 0, Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) >= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jeqk:
-                        if try equal(regs[word.fieldA], constants[word.fieldB]), Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if try equal(regs[word.fieldA], constants[word.fieldB]), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
                     case .jnek:
-                        if !(try equal(regs[word.fieldA], constants[word.fieldB])), Interpreter.jump(to: word.fieldT, &pc, &reductions) { return save(pc, .exhausted) }
+                        if !(try equal(regs[word.fieldA], constants[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
 
                     // MARK: Calls (Calls.swift)
                     case .call:
-                        pc = try enter(word.fieldB, arguments: word.fieldC, destination: word.fieldA, returnPC: pc)
+                        ip = code + (try enter(word.fieldB, arguments: word.fieldC, destination: word.fieldA, returnPC: ip - code))
                         regs = registers
                         reductions &-= 1
-                        if reductions <= 0 { return save(pc, .exhausted) }
+                        if reductions <= 0 { return save(ip, .exhausted) }
                     case .callr:
                         let callee = try functionIndex(regs[word.fieldB], argc: word.fieldD)
-                        pc = try enter(callee, arguments: word.fieldC, destination: word.fieldA, returnPC: pc)
+                        ip = code + (try enter(callee, arguments: word.fieldC, destination: word.fieldA, returnPC: ip - code))
                         regs = registers
                         reductions &-= 1
-                        if reductions <= 0 { return save(pc, .exhausted) }
+                        if reductions <= 0 { return save(ip, .exhausted) }
                     case .tailcall:
-                        pc = try replaceFrame(with: word.fieldB, arguments: word.fieldC)
+                        ip = code + (try replaceFrame(with: word.fieldB, arguments: word.fieldC))
                         regs = registers
                         reductions &-= 1
-                        if reductions <= 0 { return save(pc, .exhausted) }
+                        if reductions <= 0 { return save(ip, .exhausted) }
                     case .tailcallr:
-                        pc = try replaceFrame(with: try functionIndex(regs[word.fieldA], argc: word.fieldD), arguments: word.fieldC)
+                        ip = code + (try replaceFrame(with: try functionIndex(regs[word.fieldA], argc: word.fieldD), arguments: word.fieldC))
                         regs = registers
                         reductions &-= 1
-                        if reductions <= 0 { return save(pc, .exhausted) }
+                        if reductions <= 0 { return save(ip, .exhausted) }
                     case .ret:
                         let result = regs[word.fieldA]
-                        guard let resume = returnToCaller(result) else { return save(pc, .returned(Value(raw: result))) }
-                        pc = resume
+                        guard let resume = returnToCaller(result) else { return save(ip, .returned(Value(raw: result))) }
+                        ip = code + resume
                         regs = registers
 
                     // MARK: Tuples, arrays, strings (Collections.swift, Strings.swift)
@@ -185,25 +185,25 @@ struct Interpreter<Host: SliceHost> {
                     case .push: try push(word)
                     case .pop: regs[word.fieldA] = try Interpreter.pop(Value(raw: regs[word.fieldB]))
                     case .concat:
-                        if try concat(word, reductions: &reductions) { return save(pc, .exhausted) }
+                        if try concat(word, reductions: &reductions) { return save(ip, .exhausted) }
                     case .tostr, .tofloat, .toint, .typeof:
-                        if try convert(word, reductions: &reductions) { return save(pc, .exhausted) }
+                        if try convert(word, reductions: &reductions) { return save(ip, .exhausted) }
 
                     // MARK: Maps (Maps.swift)
                     case .mapnew, .mapput, .mapget, .mapdel, .maphas, .mapkeys, .mappairs: try mapInstruction(word)
                     case .mapgetj:
                         if let value = try mapLookup(regs[word.fieldB], regs[word.fieldC], "mapget") {
                             regs[word.fieldA] = value
-                            pc &+= 1  // over the extension word
-                        } else if Interpreter.jump(to: Int(code[pc]), &pc, &reductions) {
-                            return save(pc, .exhausted)
+                            ip += 1  // over the extension word
+                        } else if Interpreter.jump(to: code + Int(ip.pointee), &ip, &reductions) {
+                            return save(ip, .exhausted)
                         }
 
                     // MARK: Output, errors, clock
                     case .print:
                         let text = host.printer.text(Value(raw: regs[word.fieldA]))
                         host.writeOutput(text + "\n")
-                        if Interpreter.spendOnBulk(bytes: text.utf8.count, &reductions) { return save(pc, .exhausted) }
+                        if Interpreter.spendOnBulk(bytes: text.utf8.count, &reductions) { return save(ip, .exhausted) }
                     case .raise:
                         let value = Value(raw: regs[word.fieldA])
                         throw Fault(kind: .raised, detail: host.printer.text(value, quoted: true, limit: Printer.reportBytes), raised: value)
@@ -220,10 +220,15 @@ struct Interpreter<Host: SliceHost> {
                     case .makeref: regs[word.fieldA] = Value.ref(host.makeReference()).raw
                     case .recv, .recvt, .recvti, .recvtag, .recvtagt, .recvtagti,
                          .peek, .recvnext, .take, .recvwait, .recvwaitt, .recvwaitti, .recvmark:
-                        if let outcome = try receive(word, pc: &pc, reductions: &reductions) { return outcome }
+                        // Through copies: passing `ip` or `reductions` itself by address would
+                        // keep them in memory for the whole loop (a load and a store of `ip` per
+                        // instruction) instead of in machine registers.
+                        var receivePC = ip - code, receiveReductions = reductions
+                        defer { ip = code + receivePC; reductions = receiveReductions }
+                        if let outcome = try receive(word, pc: &receivePC, reductions: &receiveReductions) { return outcome }
                         regs = registers
                     case .sleep, .sleepi:
-                        if let outcome = try sleep(word, at: pc - 1) { return outcome }
+                        if let outcome = try sleep(word, at: ip - code - 1) { return outcome }
                     case .link, .unlink, .monitor, .demonitor, .trapexit, .exitto:
                         try processSignal(word)
                     case .maxheap:
@@ -232,9 +237,9 @@ struct Interpreter<Host: SliceHost> {
                         try environmentVariable(word)
                     case .halt:
                         try host.halt(status: Value(raw: regs[word.fieldA]))
-                        return save(pc - 1, .exited)
+                        return save(ip - 1, .exited)
                     case .exit:
-                        return save(pc, exit(reason: Value(raw: regs[word.fieldA])))
+                        return save(ip, exit(reason: Value(raw: regs[word.fieldA])))
                     case .register, .unregister, .whereis:
                         try registry(word)
 
@@ -244,19 +249,20 @@ struct Interpreter<Host: SliceHost> {
 
                     // MARK: The outside world (External.swift)
                     case .io:
-                        if let operation = try io(word) { return save(pc - 1, .waitForIO(operation)) }
+                        if let operation = try io(word) { return save(ip - 1, .waitForIO(operation)) }
                         regs = registers
                     case .callhost:
-                        if let pending = try callHost(word) { return save(pc - 1, .waitForHost(pending)) }
+                        if let pending = try callHost(word) { return save(ip - 1, .waitForHost(pending)) }
                         regs = registers
                     }
                 }
             } catch {
+                let pc = ip - code
                 guard let handler = catchFault(error, at: pc - 1) else {
                     ctx.pointee.pc = pc
                     return .failed(runtimeError(error, pc: pc - 1), raised: error.raised)
                 }
-                pc = handler
+                ip = code + handler
             }
         }
     }
@@ -287,10 +293,24 @@ struct Interpreter<Host: SliceHost> {
     /// Bytes of bulk work one reduction pays for: about the cost of a few plain instructions.
     static var bytesPerReduction: Int { 128 }
 
+    /// Takes a branch: moves `ip` to `target` and spends a reduction. Returns true when the
+    /// budget is spent and the slice must end (at the target).
+    @inline(__always)
+    static func jump(to target: UnsafeMutablePointer<UInt64>, _ ip: inout UnsafeMutablePointer<UInt64>, _ reductions: inout Int) -> Bool {
+        ip = target
+        reductions &-= 1
+        return reductions <= 0
+    }
+
     /// Saves the resume point and returns `outcome`.
     @inline(__always) func save(_ pc: Int, _ outcome: SliceOutcome) -> SliceOutcome {
         ctx.pointee.pc = pc
         return outcome
+    }
+
+    /// Saves the resume point, the code word `ip` points at, and returns `outcome`.
+    @inline(__always) func save(_ ip: UnsafeMutablePointer<UInt64>, _ outcome: SliceOutcome) -> SliceOutcome {
+        save(ip - program.code, outcome)
     }
 
     /// The running process's pid.
