@@ -53,7 +53,10 @@ struct Interpreter<Host: SliceHost> {
                     ip += 1
                     switch word.verifiedOpcode {
                     case .nop:
-                        break
+                        // Not empty: an empty case makes the jump table point back at the
+                        // dispatch block itself, and LLVM then never copies the dispatch into the
+                        // end of each case (replicated dispatch, one indirect jump per handler).
+                        regs = registers
                     case .move:
                         regs[word.fieldA] = regs[word.fieldB]
                     case .loadk:
