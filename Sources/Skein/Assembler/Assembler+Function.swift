@@ -26,6 +26,8 @@ struct FunctionInProgress {
     var scratchUses: [(word: Int, field: OperandField)] = []
     var highestRegister = -1
     var lastOpcode: Opcode?
+    /// The code position of the last label defined: an instruction there is a jump target.
+    var labelPosition = -1
     /// The line number set by `.line`, which replaces the text's own line numbers.
     var lineOverride: Int?
 }
@@ -108,6 +110,7 @@ extension Assembler {
                 report(line, tokens[p].column, "label '\(string(label))' is defined twice in \(function.name)")
             }
             labels[label] = LabelDefinition(owner: functionsStarted, pc: Int32(function.code.count))
+            function.labelPosition = function.code.count
             p += 1
         }
         guard p < tokens.count else { return }
@@ -131,6 +134,7 @@ extension Assembler {
             }
             return
         }
+        if preload == nil, fuseBackEdge(encoding, line: line) { return }
         let sourceLine = UInt32(function.lineOverride ?? line)
         if function.lines.last?.line != sourceLine {
             function.lines.append(LineEntry(pc: UInt32(function.code.count), line: sourceLine))
@@ -141,6 +145,23 @@ extension Assembler {
         }
         if let scratch = encoding.scratch { function.scratchUses.append((function.code.count, scratch.field)) }
         emit(encoding, written, line: line, scratchOperand: encoding.scratch?.operand)
+    }
+
+    /// Emits a `jlt`/`jle` with the `addi` just before it as one loop back-edge instruction
+    /// (`Opcode.fusedBackEdge`), unless the branch is a jump target (a jump to it would land
+    /// inside the fused instruction). The pair's two words become the fused instruction's two, so
+    /// no position moves; it keeps the `addi`'s source line, the only one an error there can
+    /// have (comparing the number the addition made cannot fail).
+    private mutating func fuseBackEdge(_ branch: Encoding, line: Int) -> Bool {
+        guard branch.scratch == nil, function.lastOpcode == .addi, function.labelPosition != function.code.count,
+              let addi = function.code.last,
+              let fused = Opcode.fusedBackEdge(addi, Instruction.encode(branch.opcode, branch.values).word) else { return false }
+        var values = OperandValues()
+        for value in [addi.fieldA, addi.fieldSC, branch.values[1], 0] { values.append(value) }
+        function.code.removeLast()
+        // `emit` reads only the label among the written operands: the branch's, now fourth.
+        emit(Encoding(opcode: fused, values: values), [written[0], written[0], written[1], written[2]], line: line, scratchOperand: nil)
+        return true
     }
 
     /// Appends the words of one instruction to the function, noting its registers and the labels

@@ -20,8 +20,13 @@ public enum Disassembler {
         for f in module.functions {
             out += "\nfunc \(f.name)/\(f.arity) regs=\(f.registerCount)\n"
             var targets = Set<Int>()
+            var previous: UInt64?
             for instruction in f.instructions {
                 for (spec, value) in instruction.operandsAndValues where spec.kind == .label { targets.insert(value) }
+                // A pair the assembler would fuse, kept apart here (built another way): a label
+                // on the branch keeps it apart when the text is assembled again.
+                if let previous, Opcode.fusedBackEdge(previous, instruction.instruction.word) != nil { targets.insert(instruction.pc) }
+                previous = instruction.instruction.word
             }
             var lineStarts: [Int: UInt32] = [:]
             for entry in f.lines { lineStarts[Int(entry.pc)] = entry.line }

@@ -53,6 +53,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case getenv, halt
     // Immutable maps (docs/assembly.md, "Maps")
     case mapnew, mapput, mapget, mapgetj, mapdel, maphas, mapkeys, mappairs
+    // Loop back-edges: `addi rA, rA, imm` and `jlt`/`jle rA, rC, L` in one instruction, which the
+    // assembler emits for that pair (docs/interpreter.md: one dispatch less per loop iteration)
+    case addjlt, addjle
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String { Opcode.mnemonicTable[Int(rawValue)] }
@@ -149,6 +152,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .tuple, .array: return [rA, rB, op(.count, .c)]
         case .recvtagt, .mapgetj: return [rA, rB, rC, op(.label, .x)]
         case .recvtagti: return [rA, rB, op(.immediate, .c), op(.label, .x)]
+        case .addjlt, .addjle: return [rA, op(.immediate, .b), rC, op(.label, .x)]
         case .sleepi: return [op(.immediate, .bx)]
         }
     }
@@ -156,7 +160,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// Code words the instruction occupies (1, or 2 when it has an extension word).
     public var wordCount: Int {
         switch self {
-        case .recvtagt, .recvtagti, .recvwaitt, .recvwaitti, .mapgetj: 2
+        case .recvtagt, .recvtagti, .recvwaitt, .recvwaitti, .mapgetj, .addjlt, .addjle: 2
         default: 1
         }
     }
@@ -181,5 +185,19 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .callhost, .io: (2, 3)
         default: nil
         }
+    }
+
+    /// The loop back-edge that fuses the instruction `first` with the following `branch`, if
+    /// they are `addi rA, rA, imm` and `jlt`/`jle rA, rC, L` with rC not rA: the assembler emits
+    /// the fused form for such a pair (with no label on the branch), and the disassembler puts a
+    /// label on a branch it must keep apart. Both words keep their operand fields, so the fused
+    /// instruction takes the two words the pair took.
+    static func fusedBackEdge(_ first: UInt64, _ branch: UInt64) -> Opcode? {
+        guard first.opcodeIs(.addi), first.fieldA == first.fieldB, branch.fieldA == first.fieldA, branch.fieldB != first.fieldA else {
+            return nil
+        }
+        if branch.opcodeIs(.jlt) { return .addjlt }
+        if branch.opcodeIs(.jle) { return .addjle }
+        return nil
     }
 }

@@ -36,18 +36,20 @@ struct BoundedStack<Element> {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Pushes `element`. Returns false at the limit.
+    /// Pushes `element`. Returns false at the limit. A call pushes a frame: the common case is
+    /// one comparison and a store (`elements` exists once `capacity` is above `count`).
     @inline(__always)
     mutating func push(_ element: Element) -> Bool {
         if count == capacity {
             guard count < limit else { return false }
             grow()
         }
-        elements![count] = element
-        count += 1
+        elements.unsafelyUnwrapped[count] = element
+        count &+= 1
         return true
     }
 
+    @inline(never)
     private mutating func grow() {
         let grown = UnsafeMutablePointer<Element>.allocate(capacity: min(max(8, capacity * 2), limit))
         if let elements {
@@ -60,12 +62,12 @@ struct BoundedStack<Element> {
 
     /// Removes and returns the top element (which must exist).
     @inline(__always) mutating func pop() -> Element {
-        count -= 1
-        return elements![count]
+        count &-= 1
+        return elements.unsafelyUnwrapped[count]
     }
 
     /// The top element, if any.
-    @inline(__always) var top: Element? { count > 0 ? elements![count - 1] : nil }
+    @inline(__always) var top: Element? { count > 0 ? elements.unsafelyUnwrapped[count &- 1] : nil }
 
     /// Drops elements down to `newCount`.
     @inline(__always) mutating func truncate(to newCount: Int) { count = min(count, newCount) }

@@ -149,15 +149,29 @@ struct Interpreter<Host: SliceHost> {
                     case .jnek:
                         if !(try equal(regs[word.fieldA], constants[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
 
+                    // MARK: Loop back-edges (`addi rA, rA, imm` + `jlt`/`jle rA, rC, L`; the target in word X)
+                    case .addjlt:
+                        if try addImmediateThenOrder(word, regs) < 0 {
+                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &reductions) { return save(ip, .exhausted) }
+                        } else {
+                            ip += 1  // over the extension word
+                        }
+                    case .addjle:
+                        if try addImmediateThenOrder(word, regs) <= 0 {
+                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &reductions) { return save(ip, .exhausted) }
+                        } else {
+                            ip += 1  // over the extension word
+                        }
+
                     // MARK: Calls (Calls.swift)
                     case .call:
-                        ip = code + (try enter(word.fieldB, arguments: word.fieldC, destination: word.fieldA, returnPC: ip - code))
+                        ip = code + (try enter(word.fieldB, arguments: word.fieldC, destination: word.fieldA, returnPC: Interpreter.index(of: ip, in: code)))
                         regs = registers
                         reductions &-= 1
                         if reductions <= 0 { return save(ip, .exhausted) }
                     case .callr:
                         let callee = try functionIndex(regs[word.fieldB], argc: word.fieldD)
-                        ip = code + (try enter(callee, arguments: word.fieldC, destination: word.fieldA, returnPC: ip - code))
+                        ip = code + (try enter(callee, arguments: word.fieldC, destination: word.fieldA, returnPC: Interpreter.index(of: ip, in: code)))
                         regs = registers
                         reductions &-= 1
                         if reductions <= 0 { return save(ip, .exhausted) }
@@ -198,7 +212,7 @@ struct Interpreter<Host: SliceHost> {
                         if let value = try mapLookup(regs[word.fieldB], regs[word.fieldC], "mapget") {
                             regs[word.fieldA] = value
                             ip += 1  // over the extension word
-                        } else if Interpreter.jump(to: code + Int(ip.pointee), &ip, &reductions) {
+                        } else if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &reductions) {
                             return save(ip, .exhausted)
                         }
 
@@ -226,9 +240,12 @@ struct Interpreter<Host: SliceHost> {
                         // Through copies: passing `ip` or `reductions` itself by address would
                         // keep them in memory for the whole loop (a load and a store of `ip` per
                         // instruction) instead of in machine registers.
+                        // (If it throws, the error is located at the receive itself.)
                         var receivePC = ip - code, receiveReductions = reductions
-                        defer { ip = code + receivePC; reductions = receiveReductions }
-                        if let outcome = try receive(word, pc: &receivePC, reductions: &receiveReductions) { return outcome }
+                        let outcome = try receive(word, pc: &receivePC, reductions: &receiveReductions)
+                        ip = code + receivePC
+                        reductions = receiveReductions
+                        if let outcome { return outcome }
                         regs = registers
                     case .sleep, .sleepi:
                         if let outcome = try sleep(word, at: ip - code - 1) { return outcome }
@@ -313,7 +330,27 @@ struct Interpreter<Host: SliceHost> {
 
     /// Saves the resume point, the code word `ip` points at, and returns `outcome`.
     @inline(__always) func save(_ ip: UnsafeMutablePointer<UInt64>, _ outcome: SliceOutcome) -> SliceOutcome {
-        save(ip - program.code, outcome)
+        save(Interpreter.index(of: ip, in: program.code), outcome)
+    }
+
+    /// The code index `ip` points at: a subtraction and a shift (`ip - code` divides by the
+    /// stride with rounding toward zero, which costs a conditional move on every call).
+    @inline(__always)
+    static func index(of ip: UnsafeMutablePointer<UInt64>, in code: UnsafeMutablePointer<UInt64>) -> Int {
+        (Int(bitPattern: ip) &- Int(bitPattern: code)) &>> 3
+    }
+
+    /// The arithmetic of `addjlt`/`addjle`: rA += the immediate in B (as `addi`), then the
+    /// order of rA against rC (read after the addition, as the separate `jlt` would).
+    @inline(__always)
+    func addImmediateThenOrder(_ word: UInt64, _ regs: UnsafeMutablePointer<UInt64>) throws(Fault) -> Int {
+        let x = regs[word.fieldA]
+        if x & 1 == 0, case (let sum, false) = Int64(bitPattern: x).addingReportingOverflow(Int64(word.fieldSB) << 1) {
+            regs[word.fieldA] = UInt64(bitPattern: sum)
+        } else {
+            try arithmetic(.add, word, x, word.immediateB)
+        }
+        return try order(regs[word.fieldA], regs[word.fieldC])
     }
 
     /// The running process's pid.

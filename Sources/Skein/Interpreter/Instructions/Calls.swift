@@ -3,22 +3,26 @@ extension Interpreter {
     /// Pushes a frame for a call from the current function, moves the arguments (registers
     /// `argStart…` of the caller) into the callee's new frame, clears its other registers and
     /// returns the callee's first instruction. The register stack may move: reload registers.
+    ///
+    /// The hot path of every call, so it does no work the verifier already did: sums and
+    /// narrowings are unchecked (code positions are below 2^24, function indices and registers
+    /// below 2^16, the register stack below `ExecutionContext.maxStackWords` < 2^31), and the
+    /// copies are plain loops over a few words.
     @inline(__always)
     func enter(_ callee: Int, arguments argStart: Int, destination: Int, returnPC: Int) throws(Fault) -> Int {
         let functions = program.functions
         let info = functions[callee]
         let base = ctx.pointee.base
-        let newBase = base + functions[ctx.pointee.function].registers
-        try reserveRegisters(upTo: newBase + info.registers)
-        guard ctx.pointee.frames.push(Frame(returnPC: Int32(returnPC), base: Int32(base),
-                                            function: Int32(ctx.pointee.function), destination: Int32(destination))) else {
+        let caller = ctx.pointee.function
+        let newBase = base &+ functions[caller].registers
+        try reserveRegisters(upTo: newBase &+ info.registers)
+        guard ctx.pointee.frames.push(Frame(returnPC: Int32(truncatingIfNeeded: returnPC), base: Int32(truncatingIfNeeded: base),
+                                            function: Int32(truncatingIfNeeded: caller),
+                                            destination: Int32(truncatingIfNeeded: destination))) else {
             throw Fault(kind: .stackOverflow, detail: "more than \(ExecutionContext.maxFrames) nested calls")
         }
         let stack = ctx.pointee.stack
-        let args = stack + base + argStart
-        let regs = stack + newBase
-        for i in 0..<info.arity { regs[i] = args[i] }
-        for i in info.arity..<info.registers { regs[i] = Value.nil.raw }
+        Interpreter.fillFrame(stack + newBase, arguments: stack + (base &+ argStart), info)
         ctx.pointee.base = newBase
         ctx.pointee.function = callee
         return info.entry
@@ -30,15 +34,29 @@ extension Interpreter {
     func replaceFrame(with callee: Int, arguments argStart: Int) throws(Fault) -> Int {
         let info = program.functions[callee]
         let base = ctx.pointee.base
-        try reserveRegisters(upTo: base + info.registers)
-        closeCatches(openedAbove: ctx.pointee.frames.count - 1)
+        try reserveRegisters(upTo: base &+ info.registers)
+        closeCatches(openedAbove: ctx.pointee.frames.count &- 1)
         let regs = registers
         // Arguments move down to r0…; copying upwards in index is safe because the
         // destination never lies above the source.
-        for i in 0..<info.arity { regs[i] = regs[argStart + i] }
-        for i in info.arity..<info.registers { regs[i] = Value.nil.raw }
+        Interpreter.fillFrame(regs, arguments: regs + argStart, info)
         ctx.pointee.function = callee
         return info.entry
+    }
+
+    /// Writes a new frame at `frame`: the callee's arguments from `arguments` (at or above
+    /// `frame`, never below it), then `nil` in its other registers.
+    @inline(__always)
+    static func fillFrame(_ frame: UnsafeMutablePointer<UInt64>, arguments: UnsafeMutablePointer<UInt64>, _ info: FunctionInfo) {
+        var i = 0
+        while i < info.arity {
+            frame[i] = arguments[i]
+            i &+= 1
+        }
+        while i < info.registers {
+            frame[i] = Value.nil.raw
+            i &+= 1
+        }
     }
 
     /// Returns `result` to the caller's destination register and gives the caller's resume
@@ -46,19 +64,27 @@ extension Interpreter {
     /// by the returning frame end with it.
     @inline(__always)
     func returnToCaller(_ result: UInt64) -> Int? {
-        guard ctx.pointee.frames.count > 0 else { return nil }
-        closeCatches(openedAbove: ctx.pointee.frames.count - 1)
+        let depth = ctx.pointee.frames.count
+        guard depth > 0 else { return nil }
+        closeCatches(openedAbove: depth &- 1)
         let frame = ctx.pointee.frames.pop()
-        ctx.pointee.base = Int(frame.base)
+        let base = Int(frame.base)
+        ctx.pointee.base = base
         ctx.pointee.function = Int(frame.function)
-        registers[Int(frame.destination)] = result
+        ctx.pointee.stack[base &+ Int(frame.destination)] = result
         return Int(frame.returnPC)
     }
 
     /// Makes sure the register stack holds `words` words.
     @inline(__always)
     private func reserveRegisters(upTo words: Int) throws(Fault) {
-        if words > ctx.pointee.stackCapacity, !ctx.pointee.growStack(toHold: words) {
+        if words > ctx.pointee.stackCapacity { try growRegisters(upTo: words) }
+    }
+
+    /// Grows the register stack (rare: it doubles), or fails at its limit.
+    @inline(never)
+    private func growRegisters(upTo words: Int) throws(Fault) {
+        guard ctx.pointee.growStack(toHold: words) else {
             throw Fault(kind: .stackOverflow, detail: "the register stack is full (\(ExecutionContext.maxStackWords * 8) bytes)")
         }
     }
