@@ -36,17 +36,33 @@ struct BoundedStack<Element> {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Pushes `element`. Returns false at the limit. A call pushes a frame: the common case is
-    /// one comparison and a store (`elements` exists once `capacity` is above `count`).
+    /// Pushes `element`. Returns false at the limit.
     @inline(__always)
     mutating func push(_ element: Element) -> Bool {
+        guard makeRoom() else { return false }
+        pushWithRoom(element)
+        return true
+    }
+
+    /// Whether `pushWithRoom` may push now (the storage need not grow).
+    @inline(__always) var hasRoom: Bool { count < capacity }
+
+    /// Grows the storage if it is full. Returns false at the limit.
+    @inline(__always)
+    mutating func makeRoom() -> Bool {
         if count == capacity {
             guard count < limit else { return false }
             grow()
         }
+        return true
+    }
+
+    /// Pushes `element` when `hasRoom` (a call pushes a frame this way: a store and an increment;
+    /// `elements` exists once `capacity` is above `count`).
+    @inline(__always)
+    mutating func pushWithRoom(_ element: Element) {
         elements.unsafelyUnwrapped[count] = element
         count &+= 1
-        return true
     }
 
     @inline(never)
@@ -101,6 +117,8 @@ struct ExecutionContext {
     var pc = 0
     var base = 0
     var function = 0
+    /// Reductions left in the running slice (`Interpreter.run` counts them here).
+    var reductions = 0
 
     /// Deepest call nesting before a stack overflow error.
     static let maxFrames = 100_000

@@ -42,8 +42,11 @@ struct Interpreter<Host: SliceHost> {
         let code = program.code
         let constants = program.constants
         var ip = code + ctx.pointee.pc
-        var reductions = budget
-        defer { budget = reductions }
+        // The budget is counted in the context, in memory, not in a local: the loop's many calls
+        // on cold paths left the register allocator keeping a local counter in several stack
+        // slots at once (three stores per taken branch); one decrement in memory is cheaper.
+        ctx.pointee.reductions = budget
+        defer { budget = ctx.pointee.reductions }
 
         while true {
             var regs = registers
@@ -115,50 +118,50 @@ struct Interpreter<Host: SliceHost> {
 
                     // MARK: Branches (a taken branch costs a reduction: loops always yield)
                     case .jmp:
-                        if Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jt:
-                        if Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jf:
-                        if !Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if !Value(raw: regs[word.fieldA]).isTruthy, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jeq:
-                        if try equal(regs[word.fieldA], regs[word.fieldB]), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try equal(regs[word.fieldA], regs[word.fieldB]), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jne:
-                        if !(try equal(regs[word.fieldA], regs[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if !(try equal(regs[word.fieldA], regs[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jlt:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) < 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) < 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jle:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) <= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) <= 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jgt:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) > 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) > 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jge:
-                        if try order(regs[word.fieldA], regs[word.fieldB]) >= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], regs[word.fieldB]) >= 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jeqi:
-                        if try equal(regs[word.fieldA], word.immediateB), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try equal(regs[word.fieldA], word.immediateB), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jnei:
-                        if !(try equal(regs[word.fieldA], word.immediateB)), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if !(try equal(regs[word.fieldA], word.immediateB)), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jlti:
-                        if try order(regs[word.fieldA], word.immediateB) < 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) < 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jlei:
-                        if try order(regs[word.fieldA], word.immediateB) <= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) <= 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jgti:
-                        if try order(regs[word.fieldA], word.immediateB) > 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) > 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jgei:
-                        if try order(regs[word.fieldA], word.immediateB) >= 0, Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try order(regs[word.fieldA], word.immediateB) >= 0, Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jeqk:
-                        if try equal(regs[word.fieldA], constants[word.fieldB]), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if try equal(regs[word.fieldA], constants[word.fieldB]), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .jnek:
-                        if !(try equal(regs[word.fieldA], constants[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &reductions) { return save(ip, .exhausted) }
+                        if !(try equal(regs[word.fieldA], constants[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
 
                     // MARK: Loop back-edges (`addi rA, rA, imm` + `jlt`/`jle rA, rC, L`; the target in word X)
                     case .addjlt:
                         if try addImmediateThenOrder(word, regs) < 0 {
-                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &reductions) { return save(ip, .exhausted) }
+                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                         } else {
                             ip += 1  // over the extension word
                         }
                     case .addjle:
                         if try addImmediateThenOrder(word, regs) <= 0 {
-                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &reductions) { return save(ip, .exhausted) }
+                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                         } else {
                             ip += 1  // over the extension word
                         }
@@ -167,24 +170,24 @@ struct Interpreter<Host: SliceHost> {
                     case .call:
                         ip = code + (try enter(word.fieldB, arguments: word.fieldC, destination: word.fieldA, returnPC: Interpreter.index(of: ip, in: code)))
                         regs = registers
-                        reductions &-= 1
-                        if reductions <= 0 { return save(ip, .exhausted) }
+                        ctx.pointee.reductions &-= 1
+                        if _slowPath(ctx.pointee.reductions <= 0) { return save(ip, .exhausted) }
                     case .callr:
                         let callee = try functionIndex(regs[word.fieldB], argc: word.fieldD)
                         ip = code + (try enter(callee, arguments: word.fieldC, destination: word.fieldA, returnPC: Interpreter.index(of: ip, in: code)))
                         regs = registers
-                        reductions &-= 1
-                        if reductions <= 0 { return save(ip, .exhausted) }
+                        ctx.pointee.reductions &-= 1
+                        if _slowPath(ctx.pointee.reductions <= 0) { return save(ip, .exhausted) }
                     case .tailcall:
                         ip = code + (try replaceFrame(with: word.fieldB, arguments: word.fieldC))
                         regs = registers
-                        reductions &-= 1
-                        if reductions <= 0 { return save(ip, .exhausted) }
+                        ctx.pointee.reductions &-= 1
+                        if _slowPath(ctx.pointee.reductions <= 0) { return save(ip, .exhausted) }
                     case .tailcallr:
                         ip = code + (try replaceFrame(with: try functionIndex(regs[word.fieldA], argc: word.fieldD), arguments: word.fieldC))
                         regs = registers
-                        reductions &-= 1
-                        if reductions <= 0 { return save(ip, .exhausted) }
+                        ctx.pointee.reductions &-= 1
+                        if _slowPath(ctx.pointee.reductions <= 0) { return save(ip, .exhausted) }
                     case .ret:
                         let result = regs[word.fieldA]
                         guard let resume = returnToCaller(result) else { return save(ip, .returned(Value(raw: result))) }
@@ -202,9 +205,9 @@ struct Interpreter<Host: SliceHost> {
                     case .push: try push(word)
                     case .pop: regs[word.fieldA] = try Interpreter.pop(Value(raw: regs[word.fieldB]))
                     case .concat:
-                        if try concat(word, reductions: &reductions) { return save(ip, .exhausted) }
+                        if try concat(word, reductions: &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .tostr, .tofloat, .toint, .typeof:
-                        if try convert(word, reductions: &reductions) { return save(ip, .exhausted) }
+                        if try convert(word, reductions: &ctx.pointee.reductions) { return save(ip, .exhausted) }
 
                     // MARK: Maps (Maps.swift)
                     case .mapnew, .mapput, .mapget, .mapdel, .maphas, .mapkeys, .mappairs: try mapInstruction(word)
@@ -212,7 +215,7 @@ struct Interpreter<Host: SliceHost> {
                         if let value = try mapLookup(regs[word.fieldB], regs[word.fieldC], "mapget") {
                             regs[word.fieldA] = value
                             ip += 1  // over the extension word
-                        } else if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &reductions) {
+                        } else if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) {
                             return save(ip, .exhausted)
                         }
 
@@ -220,7 +223,7 @@ struct Interpreter<Host: SliceHost> {
                     case .print:
                         let text = host.printer.text(Value(raw: regs[word.fieldA]))
                         host.writeOutput(text + "\n")
-                        if Interpreter.spendOnBulk(bytes: text.utf8.count, &reductions) { return save(ip, .exhausted) }
+                        if Interpreter.spendOnBulk(bytes: text.utf8.count, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .raise:
                         let value = Value(raw: regs[word.fieldA])
                         throw Fault(kind: .raised, detail: host.printer.text(value, quoted: true, limit: Printer.reportBytes), raised: value)
@@ -229,22 +232,20 @@ struct Interpreter<Host: SliceHost> {
                     // MARK: Processes and messages (Messaging.swift, Receive.swift, Signals.swift)
                     case .spawn, .spawnr, .spawnlink, .spawnlinkr, .spawnmon, .spawnmonr:
                         try spawn(word)
-                        reductions &-= 1
+                        ctx.pointee.reductions &-= 1
                     case .self: regs[word.fieldA] = Value.pid(selfPid).raw
                     case .send:
                         try host.send(Value(raw: regs[word.fieldB]), to: Value(raw: regs[word.fieldA]))
-                        reductions &-= 1
+                        ctx.pointee.reductions &-= 1
                     case .makeref: regs[word.fieldA] = Value.ref(host.makeReference()).raw
                     case .recv, .recvt, .recvti, .recvtag, .recvtagt, .recvtagti,
                          .peek, .recvnext, .take, .recvwait, .recvwaitt, .recvwaitti, .recvmark:
-                        // Through copies: passing `ip` or `reductions` itself by address would
-                        // keep them in memory for the whole loop (a load and a store of `ip` per
-                        // instruction) instead of in machine registers.
-                        // (If it throws, the error is located at the receive itself.)
-                        var receivePC = ip - code, receiveReductions = reductions
-                        let outcome = try receive(word, pc: &receivePC, reductions: &receiveReductions)
+                        // Through a copy: passing `ip` itself by address would keep it in memory
+                        // for the whole loop (a load and a store per instruction) instead of in a
+                        // machine register. (If it throws, the error is located at the receive.)
+                        var receivePC = ip - code
+                        let outcome = try receive(word, pc: &receivePC, reductions: &ctx.pointee.reductions)
                         ip = code + receivePC
-                        reductions = receiveReductions
                         if let outcome { return outcome }
                         regs = registers
                     case .sleep, .sleepi:
@@ -316,10 +317,13 @@ struct Interpreter<Host: SliceHost> {
     /// Takes a branch: moves `ip` to `target` and spends a reduction. Returns true when the
     /// budget is spent and the slice must end (at the target).
     @inline(__always)
+    ///
+    /// The end of the slice is marked unlikely: laid out of line, the common path falls into
+    /// its own copy of the dispatch instead of branching back to a shared one.
     static func jump(to target: UnsafeMutablePointer<UInt64>, _ ip: inout UnsafeMutablePointer<UInt64>, _ reductions: inout Int) -> Bool {
         ip = target
         reductions &-= 1
-        return reductions <= 0
+        return _slowPath(reductions <= 0)
     }
 
     /// Saves the resume point and returns `outcome`.
