@@ -6,6 +6,19 @@ struct FunctionInfo {
     var arity: Int
     /// Registers in its frame.
     var registers: Int
+    /// Words of the register stack a call to it writes: its registers, and at least
+    /// `FunctionInfo.smallFrame` (a small frame is filled with that many stores and no loop).
+    var frameWords: Int
+
+    /// Frames of at most this many registers are filled without a loop.
+    static let smallFrame = 4
+
+    init(entry: Int, arity: Int, registers: Int) {
+        self.entry = entry
+        self.arity = arity
+        self.registers = registers
+        frameWords = max(registers, FunctionInfo.smallFrame)
+    }
 }
 
 /// A verified program linked for execution: the code of all its modules in one array with

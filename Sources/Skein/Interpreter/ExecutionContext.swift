@@ -131,7 +131,7 @@ struct ExecutionContext {
          budget: MemoryBudget? = nil) {
         let info = program.functions[function]
         heap = Heap(limitWords: heapLimitWords, budget: budget)
-        stackCapacity = max(info.registers, 4)
+        stackCapacity = info.frameWords
         stack = .allocate(capacity: stackCapacity)
         stack.initialize(repeating: Value.nil.raw, count: stackCapacity)
         for (i, a) in arguments.enumerated() { stack[i] = a }

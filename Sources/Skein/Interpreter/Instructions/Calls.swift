@@ -17,7 +17,7 @@ extension Interpreter {
         let base = ctx.pointee.base
         let caller = ctx.pointee.function
         let newBase = base &+ functions[caller].registers
-        guard _fastPath(newBase &+ info.registers <= ctx.pointee.stackCapacity && ctx.pointee.frames.hasRoom) else {
+        guard _fastPath(newBase &+ info.frameWords <= ctx.pointee.stackCapacity && ctx.pointee.frames.hasRoom) else {
             return try enterGrowing(callee, arguments: argStart, destination: destination, returnPC: returnPC)
         }
         return pushFrame(info, callee, base: base, caller: caller, newBase: newBase, arguments: argStart, destination: destination,
@@ -29,7 +29,7 @@ extension Interpreter {
     @inline(never)
     func enterGrowing(_ callee: Int, arguments argStart: Int, destination: Int, returnPC: Int) throws(Fault) -> Int {
         let functions = program.functions
-        try reserveRegisters(upTo: ctx.pointee.base &+ functions[ctx.pointee.function].registers &+ functions[callee].registers)
+        try reserveRegisters(upTo: ctx.pointee.base &+ functions[ctx.pointee.function].registers &+ functions[callee].frameWords)
         guard ctx.pointee.frames.makeRoom() else {
             throw Fault(kind: .stackOverflow, detail: "more than \(ExecutionContext.maxFrames) nested calls")
         }
@@ -60,7 +60,7 @@ extension Interpreter {
     func replaceFrame(with callee: Int, arguments argStart: Int) throws(Fault) -> Int {
         let info = program.functions[callee]
         let base = ctx.pointee.base
-        try reserveRegisters(upTo: base &+ info.registers)
+        try reserveRegisters(upTo: base &+ info.frameWords)
         closeCatches(openedAbove: ctx.pointee.frames.count &- 1)
         let regs = registers
         // Arguments move down to r0…; copying upwards in index is safe because the
@@ -71,13 +71,24 @@ extension Interpreter {
     }
 
     /// Writes a new frame at `frame`: the callee's arguments from `arguments` (at or above
-    /// `frame`, never below it), then `nil` in its other registers.
+    /// `frame`, never below it), then `nil` in its other registers. The register stack holds
+    /// `info.frameWords` words from `frame`.
     ///
-    /// One loop, with the choice inside: LLVM vectorizes two plain copy loops, and for the few
-    /// registers of a typical frame the checks around the vector code cost more than the copying
-    /// (about 60 instructions per call for fib's three registers).
+    /// A small frame (most functions) takes four stores and no loop: the words past its end are
+    /// above the top frame, where nothing is live and `nil` is as good as anything. Larger ones
+    /// take one loop with the choice inside: LLVM vectorizes two plain copy loops, and for a few
+    /// registers the checks around the vector code cost more than the copying (about 60
+    /// instructions per call for fib's three registers).
     @inline(__always)
     static func fillFrame(_ frame: UnsafeMutablePointer<UInt64>, arguments: UnsafeMutablePointer<UInt64>, _ info: FunctionInfo) {
+        if info.registers <= FunctionInfo.smallFrame {
+            // In ascending order, so an argument is read before a tail call's nil can cover it.
+            frame[0] = 0 < info.arity ? arguments[0] : Value.nil.raw
+            frame[1] = 1 < info.arity ? arguments[1] : Value.nil.raw
+            frame[2] = 2 < info.arity ? arguments[2] : Value.nil.raw
+            frame[3] = 3 < info.arity ? arguments[3] : Value.nil.raw
+            return
+        }
         var i = 0
         while i < info.registers {
             frame[i] = i < info.arity ? arguments[i] : Value.nil.raw
