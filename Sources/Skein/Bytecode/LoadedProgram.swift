@@ -123,6 +123,12 @@ final class LoadedProgram: @unchecked Sendable {
                                                place: { "\(module.sourceName): function \(module.qualifiedName(i)), word \(instruction.pc)" })
                     code[entry + instruction.pc] = linked.word
                     if let extra = linked.extra { code[entry + instruction.pc + 1] = extra }
+                    if instruction.opcode == .addjlt || instruction.opcode == .addjle {
+                        // A loop back-edge's target as the distance from its extension word: the
+                        // taken branch, the loop's hottest path, is then one add to the instruction
+                        // pointer instead of a load of the code base and an add.
+                        code[entry + instruction.pc + 1] = UInt64(bitPattern: Int64(instruction.values[3] - (instruction.pc + 1)))
+                    }
                     if instruction.opcode == .io {
                         // The verifier has checked that the constant is an atom naming an operation.
                         let constant = instruction.values[1]

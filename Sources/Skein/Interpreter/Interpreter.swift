@@ -152,16 +152,17 @@ struct Interpreter<Host: SliceHost> {
                     case .jnek:
                         if !(try equal(regs[word.fieldA], constants[word.fieldB])), Interpreter.jump(to: code + word.fieldT, &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
 
-                    // MARK: Loop back-edges (`addi rA, rA, imm` + `jlt`/`jle rA, rC, L`; the target in word X)
+                    // MARK: Loop back-edges (`addi rA, rA, imm` + `jlt`/`jle rA, rC, L`; the linker
+                    // leaves in word X the distance from X to the target)
                     case .addjlt:
                         if try addImmediateThenOrder(word, regs) < 0 {
-                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
+                            if Interpreter.jump(to: ip + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                         } else {
                             ip += 1  // over the extension word
                         }
                     case .addjle:
                         if try addImmediateThenOrder(word, regs) <= 0 {
-                            if Interpreter.jump(to: code + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
+                            if Interpreter.jump(to: ip + Int(truncatingIfNeeded: ip.pointee), &ip, &ctx.pointee.reductions) { return save(ip, .exhausted) }
                         } else {
                             ip += 1  // over the extension word
                         }
