@@ -222,9 +222,7 @@ struct Interpreter<Host: SliceHost> {
 
                     // MARK: Output, errors, clock
                     case .print:
-                        let text = host.printer.text(Value(raw: regs[word.fieldA]))
-                        host.writeOutput(text + "\n")
-                        if Interpreter.spendOnBulk(bytes: text.utf8.count, &ctx.pointee.reductions) { return save(ip, .exhausted) }
+                        if printValue(regs[word.fieldA]) { return save(ip, .exhausted) }
                     case .raise:
                         let value = Value(raw: regs[word.fieldA])
                         throw Fault(kind: .raised, detail: host.printer.text(value, quoted: true, limit: Printer.reportBytes), raised: value)
