@@ -25,7 +25,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: host) }
         let run = try runCommand(host, [Self.example.appendingPathComponent("squares.ska").path])
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
-        #expect(run.stdout == "sum of squares: 385\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n")
+        #expect(run.stdout == "sum of squares: 385\nbinary: b\"\\0\\xffhi\\xc3\" came back unchanged\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n")
     }
 
     /// `skein_vm_load_file` finds the modules a program imports beside it, and the standard

@@ -188,6 +188,8 @@ struct Interpreter<Host: SliceHost> {
                         if try concat(word, reductions: &reductions) { return save(pc, .exhausted) }
                     case .tostr, .tofloat, .toint, .typeof:
                         if try convert(word, reductions: &reductions) { return save(pc, .exhausted) }
+                    case .str:
+                        if try stringOperation(word, reductions: &reductions) { return save(pc, .exhausted) }
 
                     // MARK: Maps (Maps.swift)
                     case .mapnew, .mapput, .mapget, .mapdel, .maphas, .mapkeys, .mappairs: try mapInstruction(word)
