@@ -8,6 +8,7 @@
 #include <skein.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* multiply(a, b), called by processes on worker threads. */
 static skein_term *multiply(void *context, const skein_term *const *args, size_t count) {
@@ -55,6 +56,26 @@ int main(int argc, char **argv) {
         skein_term_free(reply);
     }
     printf("sum of squares: %lld\n", (long long)sum);
+
+    /* A binary with a NUL and bytes that are not UTF-8 goes to a process and comes back whole. */
+    static const uint8_t raw[] = {0x00, 0xff, 'h', 'i', 0xc3};
+    skein_term *bytes = skein_binary(raw, sizeof raw);
+    const skein_term *bytes_args[] = {skein_mailbox_pid(inbox), bytes};
+    skein_term *echo = skein_vm_spawn(vm, "bytes", bytes_args, 2);
+    skein_term_free(bytes);
+    if (!echo) return fail("spawn bytes");
+    skein_term_free(echo);
+    skein_term *reply = skein_mailbox_receive(inbox, 5000);
+    if (!reply) return fail("receive bytes");
+    size_t length = 0;
+    const uint8_t *back = skein_term_bytes(skein_term_item(reply, 0), &length);
+    int same = skein_term_kind(skein_term_item(reply, 0)) == SKEIN_BINARY && back && length == sizeof raw
+        && memcmp(back, raw, length) == 0 && skein_term_int(skein_term_item(reply, 1)) == (int64_t)sizeof raw;
+    char *shown = skein_term_print(skein_term_item(reply, 0));
+    printf("binary: %s %s\n", shown, same ? "came back unchanged" : "CHANGED");
+    skein_free(shown);
+    skein_term_free(reply);
+    if (!same) right = 0;
     skein_mailbox_close(inbox);
 
     const char *program_args[] = {"a", "b", "c"};

@@ -43,7 +43,7 @@ final class TermBox: @unchecked Sendable {
         self.term = term
         switch term {
         case .atom(let s), .string(let s): text = ContiguousArray(s.utf8CString)
-        case .binary(let bytes): text = ContiguousArray(bytes.map { CChar(bitPattern: $0) } + [0])
+        case .bytes(let bytes): text = ContiguousArray(bytes.map { CChar(bitPattern: $0) } + [0])
         default: text = nil
         }
     }
@@ -107,6 +107,15 @@ public func skein_string(_ utf8: UnsafePointer<CChar>?) -> OpaquePointer? {
     return TermBox(.string(string)).retained()
 }
 
+@_cdecl("skein_binary")
+public func skein_binary(_ bytes: UnsafeRawPointer?, _ length: Int) -> OpaquePointer? {
+    guard let bytes else {
+        guard length == 0 else { setLastError("skein_binary: the bytes are NULL"); return nil }
+        return TermBox(.bytes([])).retained()
+    }
+    return TermBox(.bytes(Array(UnsafeRawBufferPointer(start: bytes, count: length)))).retained()
+}
+
 @_cdecl("skein_tuple")
 public func skein_tuple(_ items: UnsafePointer<OpaquePointer?>?, _ count: Int) -> OpaquePointer? {
     guard let list = terms(items, count) else { setLastError("skein_tuple: an item is NULL"); return nil }
@@ -141,7 +150,7 @@ public func skein_term_kind(_ term: OpaquePointer) -> Int32 {
     case .float: 3
     case .atom: 4
     case .string: 5
-    case .binary: 6
+    case .bytes: 6
     case .tuple: 7
     case .array: 8
     case .pid: 9
@@ -169,6 +178,20 @@ public func skein_term_float(_ term: OpaquePointer) -> Double {
 public func skein_term_text(_ term: OpaquePointer) -> UnsafePointer<CChar>? {
     // The buffer lives as long as the box, which C holds.
     TermBox.from(term).text?.withUnsafeBufferPointer { $0.baseAddress }
+}
+
+@_cdecl("skein_term_bytes")
+public func skein_term_bytes(_ term: OpaquePointer, _ length: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
+    let box = TermBox.from(term)
+    // The text buffer holds the bytes of a string or binary (and a NUL after them), for the box's life.
+    switch box.term {
+    case .string(let s): length?.pointee = s.utf8.count
+    case .bytes(let b): length?.pointee = b.count
+    default:
+        length?.pointee = 0
+        return nil
+    }
+    return box.text?.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self) }
 }
 
 @_cdecl("skein_term_count")

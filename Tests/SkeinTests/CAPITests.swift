@@ -25,7 +25,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: host) }
         let run = try runCommand(host, [Self.example.appendingPathComponent("squares.ska").path])
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
-        #expect(run.stdout == "sum of squares: 385\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n")
+        #expect(run.stdout == "sum of squares: 385\nbinary: b\"\\0\\xffhi\\xc3\" came back unchanged\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n")
     }
 
     /// `skein_vm_load_file` finds the modules a program imports beside it, and the standard
@@ -44,6 +44,15 @@ import Testing
             tuple    r6, r4, 2
             send     r0, r6
             ret      r6
+        end
+
+        func bytes/2                  ; the host sends a binary through it (host.c)
+            len      r2, r1
+            move     r3, r1
+            move     r4, r2
+            tuple    r5, r3, 2
+            send     r0, r5
+            ret      r5
         end
 
         func main/1
@@ -70,7 +79,7 @@ import Testing
         end
         """.write(to: dir.appendingPathComponent("arith.ska"), atomically: true, encoding: .utf8)
         let run = try runCommand(host, [dir.appendingPathComponent("main.ska").path])
-        #expect(run.status == 0 && run.stdout == "sum of squares: 385\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n",
+        #expect(run.status == 0 && run.stdout == "sum of squares: 385\nbinary: b\"\\0\\xffhi\\xc3\" came back unchanged\nmain: #{:args => 3, :first => \"a\"} (ending 0)\n  :args => 3\n  :first => \"a\"\n",
                 "\(run.stdout) \(run.stderr)")
     }
 

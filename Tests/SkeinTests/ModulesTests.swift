@@ -217,7 +217,7 @@ import Testing
     @Test func theBinaryFormatCarriesSeveralModules() throws {
         let program = Program(try [("main.ska", Self.main), ("a.ska", Self.moduleA), ("b.ska", Self.moduleB)].map { try Assembler.assemble($1, file: $0) })
         let bytes = BinaryFormat.encode(program)
-        #expect(bytes[4] == 2 && bytes[5] == 0, "format version 2")
+        #expect(bytes[4] == 3 && bytes[5] == 0, "format version 3 (binaries)")
         #expect(try BinaryFormat.decodeProgram(bytes) == program)
         #expect(throws: LoadError.self) { try BinaryFormat.decode(bytes) }
         // Disassembled module by module, it reassembles to the same bytes.

@@ -50,4 +50,9 @@ void skein_die_of(int signal) __attribute__((noreturn));
 /// -EMFILE: the descriptor limit).
 int skein_accept_nonblocking(int listener);
 
+/// The first occurrence of `needle` in `haystack` (glibc's memmem, a two-way search: linear
+/// time whatever the input, which matters for bytes from untrusted peers), or NULL. Here
+/// because Swift's Glibc module does not declare the GNU extension.
+const void *skein_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
+
 #endif

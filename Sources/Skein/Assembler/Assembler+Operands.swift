@@ -70,6 +70,7 @@ extension Assembler {
         case .integer: return (.int(token.payload), 0)
         case .float: return (.float(bitPattern: UInt64(bitPattern: token.payload)), 0)
         case .string: return (.string(token.symbol), 0)
+        case .binary: return (.binary(token.symbol), 0)
         case .atom: return (.atom(token.symbol), 0)
         case .functionRef: return (.function(token.symbol, arity: writtenArity(&p) ?? -1), 0)
         case .identifier where token.isKeyword(.nil): return (.nil, 0)
@@ -104,7 +105,7 @@ extension Assembler {
                 p += 1
             }
         default:
-            report(line, token.column, "expected a value (number, string, :atom, nil, true, false, @function or {tuple})")
+            report(line, token.column, "expected a value (number, string, b\"binary\", :atom, nil, true, false, @function or {tuple})")
             return nil
         }
     }
@@ -210,7 +211,7 @@ extension Assembler {
 
     /// The checks of the verifier that depend on more than one operand, reported here with a
     /// position: a run of argument registers must end within the function's registers, and an
-    /// `io` instruction must name a known operation with its number of arguments.
+    /// `io` or `str` instruction must name a known operation with its number of arguments.
     private mutating func check(_ encoding: Encoding, _ written: [(operand: Operand, column: Int)], line: Int) -> Encoding? {
         let values = encoding.values
         if let run = encoding.opcode.registerRun {
@@ -222,17 +223,16 @@ extension Assembler {
                 return nil
             }
         }
-        guard encoding.opcode == .io else { return encoding }
-        let operation: String? = if case .atom(let a) = constants[values[1]] { atoms[Int(a)] } else { nil }
-        guard let kind = operation.flatMap(IOOperationKind.init(name:)) else {
-            report(line, written[1].column, IOOperationKind.unknown(operation))
+        switch NamedOperations.check(encoding.opcode, constant: values[1], of: constants, atoms: atoms, count: values[3]) {
+        case .unknownName(let why)?:
+            report(line, written[1].column, why)
             return nil
-        }
-        guard kind.arity.contains(values[3]) else {
-            report(line, written[3].column, kind.wrongCount(values[3]))
+        case .wrongCount(let why)?:
+            report(line, written[3].column, why)
             return nil
+        case .resolved?, nil:
+            return encoding
         }
-        return encoding
     }
 
     /// The arity of the function a call instruction names (0 for other instructions).
@@ -299,6 +299,7 @@ extension Assembler {
         case .int(let n): return .int(n)
         case .float(let bits): return .float(bitPattern: bits)
         case .string(let s): return .string(string(s))
+        case .binary(let b): return .binary(lexer.symbols.bytes(b))
         case .atom(let name):
             let index = atomIndex[name]
             if index >= 0 { return .atom(UInt32(index)) }

@@ -18,7 +18,7 @@ public struct Assembler {
     /// texts and names by symbol, tuples by `TupleID`, which is given by elements), so the constant
     /// pool is keyed by literal. A plain value: operands holding literals cost no reference count.
     enum Literal: Hashable {
-        case `nil`, bool(Bool), int(Int64), float(bitPattern: UInt64), string(Symbol), atom(Symbol)
+        case `nil`, bool(Bool), int(Int64), float(bitPattern: UInt64), string(Symbol), binary(Symbol), atom(Symbol)
         /// `@name` (`arity` -1) or `@name/arity`; a name of another module's function
         /// (`@lists.sort/1`) needs its arity.
         case function(Symbol, arity: Int)

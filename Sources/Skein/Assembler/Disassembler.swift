@@ -62,6 +62,7 @@ public enum Disassembler {
         case .int(let n): return "\(n)"
         case .float(let bits): return Printer.float(Double(bitPattern: bits))  // one spelling of floats
         case .string(let s): return quote(s)
+        case .binary(let bytes): return bytes.withUnsafeBytes { binaryLiteral($0) }
         case .atom(let a): return atomLiteral(module.atoms[Int(a)])
         case .function(let f): return "@" + functionName(Int(f), module: module)
         case .tuple(let elements): return "{" + elements.map { literal($0, module: module) }.joined(separator: ", ") + "}"
@@ -79,6 +80,30 @@ public enum Disassembler {
         let plain = name.first.map { $0.isLetter || $0 == "_" } ?? false
             && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "?" || $0 == "!" }
         return plain ? ":" + name : ":" + quote(name)
+    }
+
+    /// A binary literal, `b"…"`: printable ASCII as itself, the escapes of strings for
+    /// newline, tab, return, NUL, backslash and quote, and `\xHH` for every other byte. The one
+    /// spelling of binaries, in disassembly and in printed values alike. Past `limit` bytes of
+    /// text it ends with `…"` (the printer's bound; disassembly has none).
+    static func binaryLiteral(_ bytes: UnsafeRawBufferPointer, limit: Int = .max) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = Array("b\"".utf8)
+        out.reserveCapacity(min(bytes.count, limit) + 3)
+        for byte in bytes {
+            if out.count >= limit { out += Array("…".utf8); break }
+            switch byte {
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x00: out += [0x5C, UInt8(ascii: "0")]
+            case 0x5C, 0x22: out += [0x5C, byte]
+            case 0x20..<0x7F: out.append(byte)
+            default: out += [0x5C, UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        out.append(0x22)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A string literal with escapes.

@@ -9,8 +9,8 @@ struct Token {
         case label
         /// `.line`, `.source` …
         case directive
-        /// `r0` … `r65534`, `integer` and `float` literals, a `"string"`.
-        case register, integer, float, string
+        /// `r0` … `r65534`, `integer` and `float` literals, a `"string"`, a `b"binary"`.
+        case register, integer, float, string, binary
         /// `:name` or `:"any text"`.
         case atom
         /// `@name`.
@@ -229,6 +229,9 @@ struct Lexer {
         case UInt8(ascii: "/"): i += 1; return (.slash, 0)
         case UInt8(ascii: "="): i += 1; return (.equals, 0)
         case UInt8(ascii: "\""): return (.string, try stringLiteral())
+        case UInt8(ascii: "b") where i + 1 < end && bytes[i + 1] == UInt8(ascii: "\""):
+            i += 1
+            return (.binary, try stringLiteral(binary: true))
         case UInt8(ascii: ":"):
             let colon = i
             i += 1
@@ -370,8 +373,10 @@ struct Lexer {
     }
 
     /// The symbol of the text of the string literal at `i`, advancing past it. A string without
-    /// escapes is interned straight from the source; one with escapes is decoded first.
-    private mutating func stringLiteral() throws(LexError) -> Int64 {
+    /// escapes is interned straight from the source; one with escapes is decoded first. A
+    /// `binary` literal (after its `b`) also takes `\xHH`, any byte, so its symbol's bytes need
+    /// not be UTF-8; a string's always are (`\x` is refused there for that reason).
+    private mutating func stringLiteral(binary: Bool = false) throws(LexError) -> Int64 {
         let start = i
         i += 1
         let plain = i
@@ -408,12 +413,29 @@ struct Lexer {
             case UInt8(ascii: "u"):
                 guard let scalar = unicodeEscape() else { throw error(at: backslash, "malformed \\u{…} escape") }
                 decoded.append(contentsOf: String(scalar).utf8)
+            case UInt8(ascii: "x") where binary:
+                guard i + 2 <= end, let high = Lexer.hexDigit(bytes[i]), let low = Lexer.hexDigit(bytes[i + 1]) else {
+                    throw error(at: backslash, "malformed \\x escape (two hexadecimal digits: \\x00 … \\xff)")
+                }
+                decoded.append(high << 4 | low)
+                i += 2
             default:
                 let shown = SourceText.scalar(in: bytes, at: i - 1).scalar
-                throw error(at: backslash, "unknown escape '\\\(shown)' (use \\n \\t \\r \\0 \\\\ \\\" or \\u{…})")
+                let hint = binary ? "\\xHH or \\u{…}" : "or \\u{…}; \\xHH is for binaries, b\"…\""
+                throw error(at: backslash, "unknown escape '\\\(shown)' (use \\n \\t \\r \\0 \\\\ \\\" \(hint))")
             }
         }
         throw error(at: start, "unterminated string")
+    }
+
+    /// The value of a hexadecimal digit.
+    private static func hexDigit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// The scalar of `{hex}` after `\u`, advancing past the `}`.

@@ -67,6 +67,12 @@ struct SymbolTable {
         return String(decoding: arena[starts[id]..<starts[id + 1]], as: UTF8.self)
     }
 
+    /// The bytes of `symbol` (a binary literal's need not be UTF-8).
+    func bytes(_ symbol: Symbol) -> [UInt8] {
+        let id = Int(symbol.id)
+        return Array(arena[starts[id]..<starts[id + 1]])
+    }
+
     /// The length of `symbol` in bytes.
     func byteCount(_ symbol: Symbol) -> Int {
         let id = Int(symbol.id)

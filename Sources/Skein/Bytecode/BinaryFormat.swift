@@ -3,7 +3,7 @@
 /// ```
 /// offset  size  field
 /// 0       4     magic "SKBC"
-/// 4       2     format version (little-endian), currently 2
+/// 4       2     format version (little-endian), currently 3
 /// 6       2     flags, must be 0
 /// 8       4     payload length in bytes
 /// 12      4     CRC-32 (IEEE) of the payload
@@ -21,16 +21,18 @@
 ///               u32      import count, each: string module, string function, u16 arity
 ///               u32      count of imported modules (`import NAME`), each a string
 /// ```
-/// Version 1 (before modules) held one module without the name, exports and imports; it is
-/// refused with a message saying to assemble the source again.
+/// Version 1 (before modules) held one module without the name, exports and imports; version 2
+/// had no binary constants (tag 9) nor the `str` instruction. Both are refused with a message
+/// saying to assemble the source again.
 /// Strings are a u32 byte count followed by UTF-8 bytes. All integers are little-endian.
 /// Constant tags: 0 nil, 1 false, 2 true, 3 int (i64), 4 float (u64 bits), 5 string,
-/// 6 atom (u32), 7 function (u32), 8 tuple (u32 count, then the elements).
+/// 6 atom (u32), 7 function (u32), 8 tuple (u32 count, then the elements), 9 binary (u32 byte
+/// count, then the bytes, any values).
 public enum BinaryFormat {
     /// The four magic bytes.
     public static let magic: [UInt8] = Array("SKBC".utf8)
     /// The version this build reads and writes.
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     /// Size of the fixed header.
     public static let headerSize = 16
     /// Deepest tuple nesting accepted in a constant (a hostile file cannot recurse without bound):
@@ -159,6 +161,7 @@ private struct ByteWriter {
         case .int(let i): bytes.append(3); u64(UInt64(bitPattern: i))
         case .float(let bits): bytes.append(4); u64(bits)
         case .string(let s): bytes.append(5); string(s)
+        case .binary(let b): bytes.append(9); u32(b.count); bytes.append(contentsOf: b)
         case .atom(let a): bytes.append(6); u32(Int(a))
         case .function(let f): bytes.append(7); u32(Int(f))
         case .tuple(let elements):
@@ -257,6 +260,10 @@ private struct ByteReader {
         case 5: return .string(try string(what))
         case 6: return .atom(try u32(what))
         case 7: return .function(try u32(what))
+        case 9:
+            let n = try count(what, minimumBytesEach: 1)
+            defer { offset += n }
+            return .binary(Array(bytes[offset..<offset + n]))
         case 8:
             guard depth < BinaryFormat.maxConstantDepth else {
                 throw LoadError("offset \(start)", "\(what) nests tuples deeper than \(BinaryFormat.maxConstantDepth) levels")

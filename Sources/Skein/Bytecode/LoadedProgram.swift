@@ -47,7 +47,11 @@ final class LoadedProgram: @unchecked Sendable {
     /// `IOOperationKind` raw values (`LoadedProgram.noIOOperation` elsewhere): resolved here, as
     /// host functions are, so running an `io` costs one load, not a name lookup.
     let ioOperations: UnsafeMutablePointer<UInt8>
-    /// The `ioOperations` entry of a constant no `io` instruction names.
+    /// The string operation named by each constant that a `str` instruction uses, as
+    /// `StringOperationKind` raw values (`LoadedProgram.noIOOperation` elsewhere), resolved
+    /// like `ioOperations` (a table of its own: one atom may name an operation of each family).
+    let stringOperations: UnsafeMutablePointer<UInt8>
+    /// The `ioOperations` (and `stringOperations`) entry of a constant no instruction names.
     static let noIOOperation = UInt8.max
     /// Flat index of the entry module's `main`.
     let mainIndex: Int
@@ -113,6 +117,8 @@ final class LoadedProgram: @unchecked Sendable {
         functions = .allocate(capacity: max(functionTotal, 1))
         ioOperations = .allocate(capacity: max(constantTotal, 1))
         ioOperations.initialize(repeating: LoadedProgram.noIOOperation, count: max(constantTotal, 1))
+        stringOperations = .allocate(capacity: max(constantTotal, 1))
+        stringOperations.initialize(repeating: LoadedProgram.noIOOperation, count: max(constantTotal, 1))
         constants = .allocate(capacity: max(constantTotal, 1))
         var entry = 0
         for (m, module) in modules.enumerated() {
@@ -129,13 +135,16 @@ final class LoadedProgram: @unchecked Sendable {
                         // pointer instead of a load of the code base and an add.
                         code[entry + instruction.pc + 1] = UInt64(bitPattern: Int64(instruction.values[3] - (instruction.pc + 1)))
                     }
-                    if instruction.opcode == .io {
-                        // The verifier has checked that the constant is an atom naming an operation.
-                        let constant = instruction.values[1]
-                        guard case .atom(let a) = module.constants[constant], let kind = IOOperationKind(name: module.atoms[Int(a)]) else {
-                            throw LoadError("function \(f.name)/\(f.arity), word \(instruction.pc) (io)", IOOperationKind.unknown(nil))
-                        }
-                        ioOperations[constantBases[m] + constant] = kind.rawValue
+                    // An operation's name (its constant is an index of this module's pool).
+                    let constant = instruction.values[1]
+                    switch NamedOperations.check(instruction.opcode, constant: constant, of: module.constants, atoms: module.atoms, count: instruction.values[3]) {
+                    case .resolved(let kind)?:
+                        (instruction.opcode == .io ? ioOperations : stringOperations)[constantBases[m] + constant] = kind
+                    case .unknownName(let why)?, .wrongCount(let why)?:
+                        // The verifier has checked every such instruction: a broken invariant, reported all the same.
+                        throw LoadError("function \(f.name)/\(f.arity), word \(instruction.pc) (\(instruction.opcode.mnemonic))", why)
+                    case nil:
+                        break
                     }
                 }
                 entry += f.code.count
@@ -176,6 +185,7 @@ final class LoadedProgram: @unchecked Sendable {
         functions.deallocate()
         constants.deallocate()
         ioOperations.deallocate()
+        stringOperations.deallocate()
         for block in literals { block.deallocate() }
     }
 
@@ -191,6 +201,11 @@ final class LoadedProgram: @unchecked Sendable {
             let bytes = Array(s.utf8)
             let object = UnsafeMutablePointer<UInt64>.allocate(capacity: HeapObject.stringWords(byteCount: bytes.count))
             bytes.withUnsafeBytes { HeapObject.initString(object, bytes: $0) }
+            literals.append(object)
+            return .object(object)
+        case .binary(let bytes):
+            let object = UnsafeMutablePointer<UInt64>.allocate(capacity: HeapObject.stringWords(byteCount: bytes.count))
+            bytes.withUnsafeBytes { HeapObject.initString(object, bytes: $0, kind: .binary) }
             literals.append(object)
             return .object(object)
         case .atom(let a): return .atom(atomIds[Int(a)])

@@ -6,6 +6,8 @@ public indirect enum Constant: Hashable, Sendable {
     /// Compared by bit pattern so that `nan` constants dedupe and round-trip exactly.
     case float(bitPattern: UInt64)
     case string(String)
+    /// A binary: bytes with no UTF-8 requirement (`b"\xff"` in assembly).
+    case binary([UInt8])
     /// Index into the module's atom table.
     case atom(UInt32)
     /// Index into the module's function table, or past its end into its imports (see

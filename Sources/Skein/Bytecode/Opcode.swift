@@ -56,6 +56,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     // Loop back-edges: `addi rA, rA, imm` and `jlt`/`jle rA, rC, L` in one instruction, which the
     // assembler emits for that pair (docs/interpreter.md: one dispatch less per loop iteration)
     case addjlt, addjle
+    // String and binary operations, named by an atom resolved at load (`StringOperationKind`)
+    case str
 
     /// The canonical mnemonic, as the disassembler prints it.
     public var mnemonic: String { Opcode.mnemonicTable[Int(rawValue)] }
@@ -145,7 +147,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .jeqk, .jnek: return [rA, op(.constant, .b), op(.label, .t)]
         case .call, .spawn, .spawnlink, .spawnmon: return [rA, op(.function, .b), rC]
         case .callr, .spawnr, .spawnlinkr, .spawnmonr: return [rA, rB, rC, op(.count, .d)]
-        case .callhost, .io: return [rA, op(.constant, .b), rC, op(.count, .d)]
+        case .callhost, .io, .str: return [rA, op(.constant, .b), rC, op(.count, .d)]
         case .tailcall: return [op(.function, .b), rC]
         case .tailcallr: return [rA, rC, op(.count, .d)]
         case .ret, .print, .raise, .now, .self, .recv, .makeref, .sleep: return [rA]
@@ -182,7 +184,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .callr, .spawnr, .spawnlinkr, .spawnmonr: (2, 3)
         case .tailcallr: (1, 2)
         case .tuple, .array: (1, 2)
-        case .callhost, .io: (2, 3)
+        case .callhost, .io, .str: (2, 3)
         default: nil
         }
     }

@@ -216,12 +216,9 @@ public enum Verifier {
                     break
                 }
             }
-            if opcode == .io {
-                let operation: String? = if case .atom(let a) = module.constants[values[1]] { module.atoms[Int(a)] } else { nil }
-                guard let kind = operation.flatMap(IOOperationKind.init(name:)) else {
-                    throw LoadError(where_(), IOOperationKind.unknown(operation))
-                }
-                guard kind.arity.contains(values[3]) else { throw LoadError(where_(), kind.wrongCount(values[3])) }
+            switch NamedOperations.check(opcode, constant: values[1], of: module.constants, atoms: module.atoms, count: values[3]) {
+            case .unknownName(let why)?, .wrongCount(let why)?: throw LoadError(where_(), why)
+            case .resolved?, nil: break
             }
             if let run = opcode.registerRun {
                 let start = values[run.start]

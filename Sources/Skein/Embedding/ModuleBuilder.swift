@@ -265,7 +265,7 @@ public struct ModuleBuilder {
     /// Whether `term` can live in the constant pool.
     fileprivate static func isConstant(_ term: Term) -> Bool {
         switch term {
-        case .pid, .ref, .array, .binary, .map: false
+        case .pid, .ref, .array, .map: false
         case .tuple(let items): items.allSatisfy(isConstant)
         default: true
         }
@@ -288,13 +288,14 @@ public struct ModuleBuilder {
         case .int(let n): return .int(n)
         case .float(let d): return .float(bitPattern: d.bitPattern)
         case .string(let s): return .string(s)
+        case .bytes(let b): return .binary(b)
         case .atom(let name):
             if let index = atomIndex[name] { return .atom(index) }
             atoms.append(name)
             atomIndex[name] = UInt32(atoms.count - 1)
             return .atom(UInt32(atoms.count - 1))
         case .tuple(let items): return .tuple(items.map { makeConstant($0) })
-        case .array, .binary, .pid, .ref, .map: return .nil  // excluded by isConstant
+        case .array, .pid, .ref, .map: return .nil  // excluded by isConstant
         }
     }
 

@@ -4,9 +4,11 @@ public indirect enum Term: Hashable, Sendable {
     case bool(Bool)
     case int(Int64)
     case float(Double)
+    /// A string (valid UTF-8 by construction, as every Skein string is).
     case string(String)
-    /// A string value holding these exact bytes (not necessarily valid UTF-8: IO data).
-    case binary([UInt8])
+    /// A binary: raw bytes with no UTF-8 requirement (`typeof` gives `:binary`). IO reads in
+    /// binary mode give these, and so does the host form of every binary value.
+    case bytes([UInt8])
     case atom(String)
     case tuple([Term])
     case array([Term])
@@ -24,7 +26,7 @@ public indirect enum Term: Hashable, Sendable {
         case .int(let n): return n >= Value.smallIntMin && n <= Value.smallIntMax ? 0 : 2
         case .float: return 2
         case .string(let s): return HeapObject.stringWords(byteCount: s.utf8.count)
-        case .binary(let b): return HeapObject.stringWords(byteCount: b.count)
+        case .bytes(let b): return HeapObject.stringWords(byteCount: b.count)
         case .tuple(let items): return Term.plainWords(items).map { 1 + items.count + $0 }
         case .array(let items): return Term.plainWords(items).map { HeapObject.arrayWords(count: items.count) + $0 }
         case .map: return nil
@@ -75,11 +77,13 @@ public indirect enum Term: Hashable, Sendable {
         case .int(let n):
             return n >= Value.smallIntMin && n <= Value.smallIntMax ? .smallInt(n) : object(.boxedInt, UInt64(bitPattern: n))
         case .float(let d): return object(.float, d.bitPattern)
-        case .string(let s):
-            return Term.binary(Array(s.utf8)).write(into: &arena, atoms: atoms)
-        case .binary(let bytes):
+        case .string(var s):
+            let o = arena.take(HeapObject.stringWords(byteCount: s.utf8.count))
+            s.withUTF8 { HeapObject.initString(o, bytes: UnsafeRawBufferPointer($0)) }
+            return .object(o)
+        case .bytes(let bytes):
             let o = arena.take(HeapObject.stringWords(byteCount: bytes.count))
-            bytes.withUnsafeBytes { HeapObject.initString(o, bytes: $0) }
+            bytes.withUnsafeBytes { HeapObject.initString(o, bytes: $0, kind: .binary) }
             return .object(o)
         case .tuple(let items):
             let o = arena.take(1 + items.count)
@@ -216,7 +220,8 @@ extension Term {
             switch HeapObject.kind(of: v.objectAddress) {
             case .boxedInt: return .leaf(.int(v.boxedIntValue))
             case .float: return .leaf(.float(v.floatValue))
-            case .string: return .leaf(.string(String(decoding: v.stringBytes, as: UTF8.self)))
+            case .string: return .leaf(.string(String(decoding: v.stringBytes, as: UTF8.self)))  // valid: strings are
+            case .binary: return .leaf(.bytes(Array(v.stringBytes)))
             case .tuple: return .container(.tuple, Array(v.elements))
             case .array, .arrayStorage: return .container(.array, Array(v.elements))
             case .mapFlat, .mapRoot, .mapNode, .mapCollision:
@@ -312,7 +317,7 @@ public struct HostCall: Sendable {
 }
 
 extension Term: CustomStringConvertible {
-    /// The term as Skein prints values (`:atom`, `"string"`, `{a, b}`, `[a, b]`, `<0.N>`,
+    /// The term as Skein prints values (`:atom`, `"string"`, `b"\xffbytes"`, `{a, b}`, `[a, b]`, `<0.N>`,
     /// `#{k => v}`; map entries sorted by their text, which for the common keys is term order).
     public var description: String {
         switch self {
@@ -321,7 +326,7 @@ extension Term: CustomStringConvertible {
         case .int(let n): String(n)
         case .float(let d): Printer.float(d)
         case .string(let s): Disassembler.quote(s)
-        case .binary(let bytes): Disassembler.quote(String(decoding: bytes, as: UTF8.self))
+        case .bytes(let bytes): bytes.withUnsafeBytes { Disassembler.binaryLiteral($0) }
         case .atom(let a): Disassembler.atomLiteral(a)
         case .tuple(let items): "{" + items.map(\.description).joined(separator: ", ") + "}"
         case .array(let items): "[" + items.map(\.description).joined(separator: ", ") + "]"

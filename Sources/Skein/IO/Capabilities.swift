@@ -58,7 +58,7 @@ public struct Capabilities: Sendable, Equatable {
         case .tcpConnect where !network.contains(.connect): return "connecting over the network is not allowed here"
         case .stdinLine where !stdin: return "reading standard input is not allowed here"
         case .fileOpen(let path, let mode): return fileRefusal(path, writing: mode != "read")
-        case .fileStat(let path), .readFile(let path): return fileRefusal(path, writing: false)
+        case .fileStat(let path), .readFile(let path, _): return fileRefusal(path, writing: false)
         default: return nil
         }
     }

@@ -16,19 +16,19 @@ enum IOOperations {
         case .tcpListen: return .tcpListen(host: try string(args[0], name), port: try int(args[1], name))
         case .tcpAccept: return .tcpAccept(handle: try handle(args[0], name))
         case .tcpConnect: return .tcpConnect(host: try string(args[0], name), port: try int(args[1], name))
-        case .read:
+        case .read, .readBinary:
             return .read(handle: try handle(args[0], name), end: .bytes(max: max(1, try int(args[1], name))),
-                         timeout: try timeout(args, at: 2, name))
-        case .readLine:
+                         timeout: try timeout(args, at: 2, name), mode: kind.resultMode)
+        case .readLine, .readLineBinary:
             return .read(handle: try handle(args[0], name), end: .line(limit: try limit(args, at: 1, name)),
-                         timeout: try timeout(args, at: 2, name))
-        case .readUntil:
-            guard args[1].heapKind == .string else { throw Fault(kind: .typeMismatch, detail: "read_until needs a delimiter string") }
+                         timeout: try timeout(args, at: 2, name), mode: kind.resultMode)
+        case .readUntil, .readUntilBinary:
+            guard args[1].isByteString else { throw Fault(kind: .typeMismatch, detail: "\(name) needs a delimiter string or binary") }
             return .read(handle: try handle(args[0], name),
                          end: .delimiter(Array(args[1].stringBytes), limit: try limit(args, at: 2, name)),
-                         timeout: try timeout(args, at: 3, name))
+                         timeout: try timeout(args, at: 3, name), mode: kind.resultMode)
         case .write:
-            guard args[1].heapKind == .string else { throw Fault(kind: .typeMismatch, detail: "write needs a string argument") }
+            guard args[1].isByteString else { throw Fault(kind: .typeMismatch, detail: "write needs a string or binary to write") }
             return .write(handle: try handle(args[0], name), bytes: Array(args[1].stringBytes))
         case .close: return .close(handle: try handle(args[0], name))
         case .peerAddress: return .address(handle: try handle(args[0], name), peer: true)
@@ -38,8 +38,8 @@ enum IOOperations {
             guard args[1].isAtom else { throw Fault(kind: .typeMismatch, detail: "file_open needs a mode atom (:read, :write or :append)") }
             return .fileOpen(path: try string(args[0], name), mode: atoms.name(Int(args[1].immediatePayload)))
         case .fileStat: return .fileStat(path: try string(args[0], name))
-        case .readFile: return .readFile(path: try string(args[0], name))
-        case .stdinLine: return .stdinLine
+        case .readFile, .readFileBinary: return .readFile(path: try string(args[0], name), mode: kind.resultMode)
+        case .stdinLine, .stdinLineBinary: return .stdinLine(mode: kind.resultMode)
         case .wallClock: preconditionFailure("wall_clock is answered by the interpreter, never decoded")
         }
     }

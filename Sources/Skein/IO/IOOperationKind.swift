@@ -3,13 +3,16 @@
 /// an `io` instruction costs one table load instead of an atom-table lock and a string switch.
 ///
 /// Invariant: the verifier rejects an `io` whose operation is not one of these or whose
-/// argument count is outside `arity`, so every `io` of a loaded program has a kind.
-enum IOOperationKind: UInt8, CaseIterable {
+/// argument count is outside `arity`, so every `io` of a loaded program has a kind
+/// (`NamedOperation`).
+enum IOOperationKind: UInt8, NamedOperation {
     case tcpListen, tcpAccept, tcpConnect
     case read, readLine, readUntil, write, close
     case peerAddress, localAddress
     case fileOpen, fileStat, readFile
     case stdinLine, wallClock
+    /// The reads again, answering with binaries instead of strings (no UTF-8 check).
+    case readBinary, readLineBinary, readUntilBinary, readFileBinary, stdinLineBinary
 
     /// The atom programs name it by.
     var name: String {
@@ -29,43 +32,63 @@ enum IOOperationKind: UInt8, CaseIterable {
         case .readFile: "read_file"
         case .stdinLine: "stdin_line"
         case .wallClock: "wall_clock"
+        case .readBinary: "read_binary"
+        case .readLineBinary: "read_line_binary"
+        case .readUntilBinary: "read_until_binary"
+        case .readFileBinary: "read_file_binary"
+        case .stdinLineBinary: "stdin_line_binary"
+        }
+    }
+
+    /// How a read hands over its bytes: a string (checked to be UTF-8) or a binary (as they
+    /// are). Only the reads have a `_binary` twin.
+    var resultMode: IOResultMode {
+        switch self {
+        case .readBinary, .readLineBinary, .readUntilBinary, .readFileBinary, .stdinLineBinary: .binary
+        default: .string
+        }
+    }
+
+    /// The operation with the string result, for a `_binary` twin (itself for every other).
+    var textual: IOOperationKind {
+        switch self {
+        case .readBinary: .read
+        case .readLineBinary: .readLine
+        case .readUntilBinary: .readUntil
+        case .readFileBinary: .readFile
+        case .stdinLineBinary: .stdinLine
+        default: self
         }
     }
 
     /// The argument counts it accepts. The reads take optional trailing arguments: a size limit
     /// and a timeout.
     var arity: ClosedRange<Int> {
-        switch self {
+        switch textual {
         case .tcpListen, .tcpConnect, .write, .fileOpen: 2...2
         case .tcpAccept, .close, .peerAddress, .localAddress, .fileStat, .readFile: 1...1
         case .read: 2...3
         case .readLine: 1...3
         case .readUntil: 2...4
         case .stdinLine, .wallClock: 0...0
+        case .readBinary, .readLineBinary, .readUntilBinary, .readFileBinary, .stdinLineBinary:
+            preconditionFailure("textual is never a _binary twin")
         }
     }
 
-    /// The operation named `name`, or nil if there is none.
-    init?(name: String) {
-        guard let kind = IOOperationKind.byName[name] else { return nil }
-        self = kind
-    }
+    /// What IO operations are called in errors.
+    static var family: String { "IO operation" }
+    /// Every operation by its name.
+    static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
+}
 
-    /// Every operation by its name (used at load time only).
-    private static let byName: [String: IOOperationKind] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
-
-    /// Why `name` names no operation, for the verifier's and the assembler's errors.
-    static func unknown(_ name: String?) -> String {
-        let known = allCases.map { ":" + $0.name }.sorted().joined(separator: ", ")
-        return "unknown IO operation\(name.map { " :" + $0 } ?? " (it must be an atom)"); known: \(known)"
-    }
-
-    /// Why `count` arguments do not fit this operation.
-    func wrongCount(_ count: Int) -> String { "IO operation :\(name) takes \(describedArity), not \(count)" }
-
-    /// How the argument count reads in an error message ("1 to 3 arguments").
-    var describedArity: String {
-        let count = arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)"
-        return count + (arity.upperBound == 1 ? " argument" : " arguments")
-    }
+/// What the bytes of a read become. A string read checks that they are UTF-8 (on the IO
+/// thread, before the process sees them): bytes that are not are `{:error, :invalid_utf8,
+/// "byte offset N is not valid UTF-8"}` and are consumed, so a text protocol's reader never
+/// holds a string that is not one. A binary read takes any bytes.
+enum IOResultMode: Sendable {
+    /// A string, once the bytes are known to be UTF-8.
+    case string
+    /// A binary of the bytes as they are.
+    case binary
 }

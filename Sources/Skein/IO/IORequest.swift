@@ -9,14 +9,14 @@ enum IOOperation {
     case tcpConnect(host: String, port: Int)
     /// `read`, `read_line` and `read_until`: what ends the read, and the most milliseconds to
     /// wait for it (nil: no limit).
-    case read(handle: Int, end: ReadEnd, timeout: Int?)
+    case read(handle: Int, end: ReadEnd, timeout: Int?, mode: IOResultMode)
     case write(handle: Int, bytes: [UInt8])
     case close(handle: Int)
     case address(handle: Int, peer: Bool)
     case fileOpen(path: String, mode: String)
     case fileStat(path: String)
-    case readFile(path: String)
-    case stdinLine
+    case readFile(path: String, mode: IOResultMode)
+    case stdinLine(mode: IOResultMode)
     /// Not from a program: the process `owner` ended; close what it held.
     case closeAllOwned(by: UInt64)
     /// Not from a program: an exit signal reached the process `owner` while it waits in the
@@ -24,6 +24,21 @@ enum IOOperation {
     /// accepts, stdin lines, which the process can simply make again), or any request if the
     /// signal is `lethal` (a kill, which the process cannot survive).
     case interrupt(state: ProcessState, lethal: Bool)
+}
+
+extension IOOperation {
+    /// What the bytes a read answers with become (`.string` for the operations that are no reads).
+    var resultMode: IOResultMode {
+        switch self {
+        case .read(_, _, _, let mode), .readFile(_, let mode), .stdinLine(let mode): mode
+        default: .string
+        }
+    }
+}
+
+extension PendingIO {
+    /// What the bytes that answer this box's request become.
+    var resultMode: IOResultMode { request?.operation.resultMode ?? .string }
 }
 
 /// What a read returns.

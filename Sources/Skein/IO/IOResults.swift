@@ -18,8 +18,6 @@ extension Term {
     static func uvError(_ status: Int32) -> Term {
         .error(String(cString: uv_err_name(status)), String(cString: uv_strerror(status)))
     }
-    /// Bytes as a string value, exactly (IO data need not be UTF-8).
-    static func bytes(_ b: [UInt8]) -> Term { .binary(b) }
 }
 
 extension MessageNode {
@@ -30,14 +28,15 @@ extension MessageNode {
     /// Whether this IO result is `interrupted()`.
     var isInterruptedIO: Bool { value.raw == Value.nil.raw }
 
-    /// `{:ok, bytes}` holding a copy of `bytes` (not necessarily UTF-8), with `ok` the id of the
-    /// atom `:ok`: one node, no intermediate array or `Term`.
-    static func make(ok: Int, bytes: UnsafeRawBufferPointer) -> MessageNode {
+    /// `{:ok, bytes}` holding a copy of `bytes` as a `kind` (a binary, or a string when the
+    /// caller has checked they are UTF-8), with `ok` the id of the atom `:ok`: one node, no
+    /// intermediate array or `Term`.
+    static func make(ok: Int, bytes: UnsafeRawBufferPointer, kind: HeapKind) -> MessageNode {
         let stringWords = HeapObject.stringWords(byteCount: bytes.count)
         let raw = allocate(words: headerWords + 3 + stringWords, cache: nil)
         let tuple = raw + headerWords
         let string = tuple + 3
-        HeapObject.initString(string, bytes: bytes)
+        HeapObject.initString(string, bytes: bytes, kind: kind)
         tuple[0] = HeapObject.header(.tuple, payloadWords: 2)
         tuple[1] = Value.atom(ok).raw
         tuple[2] = Value.object(string).raw

@@ -80,9 +80,17 @@ extension IOService {
     }
 
     /// A file read finished: `{:ok, bytes}` (one copy from the request's buffer), or `:EOF`.
+    /// A string read ends on a character: the bytes of one the read cut in two are left for
+    /// the next read (the file position moves only past what was handed over).
     func fileRead(_ req: UnsafeMutablePointer<uv_fs_t>) {
-        let result = Int(req.pointee.result)
-        let bytes = result > 0 ? okBytes(UnsafeRawBufferPointer(start: fsBuffer(req), count: result)) : nil
+        var result = Int(req.pointee.result)
+        // The bytes are copied out before `finishFS` frees the request and its buffer.
+        let mode = Unmanaged<PendingIO>.fromOpaque(req.pointee.data!).takeUnretainedValue().resultMode
+        if mode == .string, result > 0,
+           let cut = UTF8Validation.cutSequence(UnsafeRawBufferPointer(start: fsBuffer(req), count: result), before: result), cut.start > 0 {
+            result = cut.start
+        }
+        let bytes = result > 0 ? okBytes(UnsafeRawBufferPointer(start: fsBuffer(req), count: result), mode) : nil
         let waiter = finishFS(req)
         if result < 0 { return complete(waiter, .uvError(Int32(result))) }
         guard let bytes else { return complete(waiter, .error("EOF", "end of file")) }
@@ -142,7 +150,7 @@ extension IOService {
         work.deallocate()
         if let bytes = job.bytes {
             bytesRead.add(bytes.count, ordering: .relaxed)
-            complete(job.waiter, bytes.withUnsafeBytes { okBytes($0) })
+            complete(job.waiter, bytes.withUnsafeBytes { okBytes($0, job.waiter.resultMode) })
         } else {
             complete(job.waiter, job.error ?? .error("EIO", "read failed"))
         }

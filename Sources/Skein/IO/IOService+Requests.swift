@@ -18,7 +18,7 @@ extension IOService {
         case .tcpListen(let host, let port): listen(request, host: host, port: port)
         case .tcpAccept(let id): accept(request, id)
         case .tcpConnect(let host, let port): connect(request, host: host, port: port)
-        case .read(let id, let end, let timeout): read(request, id, end, timeout: timeout)
+        case .read(let id, let end, let timeout, _): read(request, id, end, timeout: timeout)
         case .write(let id, let bytes): write(request, id, bytes)
         case .close(let id):
             closeHandle(id)
@@ -26,7 +26,7 @@ extension IOService {
         case .address(let id, let peer): address(request, id, peer: peer)
         case .fileOpen(let path, let mode): fileOpen(request, path: path, mode: mode)
         case .fileStat(let path): fileStat(request, path: path)
-        case .readFile(let path): readFile(request, path: path)
+        case .readFile(let path, _): readFile(request, path: path)
         case .stdinLine: stdinLine(request)
         case .closeAllOwned(let owner):
             for (id, handle) in handles where handle.owner == owner { closeHandle(id) }
@@ -68,8 +68,14 @@ extension IOService {
     /// Ends a request with a host term (errors and small answers; bytes go through `okBytes`).
     func complete(_ request: IORequest, _ result: Term) { complete(request, result.messageNode(atoms: atoms)) }
 
-    /// `{:ok, bytes}` with one copy of `bytes`.
-    func okBytes(_ bytes: UnsafeRawBufferPointer) -> MessageNode { MessageNode.make(ok: okAtom, bytes: bytes) }
+    /// `{:ok, bytes}` with one copy of `bytes`: a binary, or a string once the bytes are known
+    /// to be UTF-8 (`IOResultMode`); `{:error, :invalid_utf8, …}` naming the offset otherwise.
+    func okBytes(_ bytes: UnsafeRawBufferPointer, _ mode: IOResultMode) -> MessageNode {
+        if mode == .string, let offset = UTF8Validation.firstInvalidOffset(bytes) {
+            return Term.error("invalid_utf8", UTF8Validation.describe(offset) + " (a _binary read takes any bytes)").messageNode(atoms: atoms)
+        }
+        return MessageNode.make(ok: okAtom, bytes: bytes, kind: mode == .binary ? .binary : .string)
+    }
 
     /// Boxes a request that will be answered later, and notes that its process waits in it.
     func pend(_ request: IORequest, handle: IOHandle? = nil) -> PendingIO {

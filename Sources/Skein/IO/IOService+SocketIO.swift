@@ -36,7 +36,7 @@ extension IOService {
         let limit: Int
         switch pending.end {
         case .bytes(let max):
-            found = handle.buffer.find(max: max)
+            found = handle.buffer.find(max: max, wholeCharacters: pending.waiter.resultMode == .string)
             limit = max
         case .line(let max):
             found = handle.buffer.findLine(limit: max)
@@ -48,7 +48,8 @@ extension IOService {
         switch found {
         case .piece(let piece):
             bytesRead.add(piece.bytes.count, ordering: .relaxed)
-            let result = handle.buffer.hand(piece) { okBytes($0) }
+            let mode = pending.waiter.resultMode
+            let result = handle.buffer.hand(piece) { okBytes($0, mode) }
             finishRead(handle, result)
             stopReadingIfFull(handle)
         case .tooLong:

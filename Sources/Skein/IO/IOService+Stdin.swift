@@ -17,7 +17,8 @@ extension IOService {
         stdinWaiters.removeAll { $0.request == nil }  // answered early (an exit signal)
         while !stdinWaiters.isEmpty {
             if case .piece(let line) = stdinBuffer.findLine(limit: .max) {
-                complete(stdinWaiters.removeFirst(), stdinBuffer.hand(line) { okBytes($0) })
+                let waiter = stdinWaiters.removeFirst()
+                complete(waiter, stdinBuffer.hand(line) { okBytes($0, waiter.resultMode) })
             } else if stdinBuffer.eof {
                 complete(stdinWaiters.removeFirst(), .error("EOF", "end of file"))
             } else {

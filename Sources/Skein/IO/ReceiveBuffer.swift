@@ -169,6 +169,27 @@ struct ReceiveBuffer: ~Copyable {
         return .piece(Piece(bytes: start..<stop, end: stop))
     }
 
+    /// `find(max:)` in whole UTF-8 characters, for a string read: a character cut by `max` is
+    /// left for the next read, or taken whole if it is the first (a read always gives something,
+    /// up to three bytes past `max`), and one cut by the end of what has arrived waits for the
+    /// rest, unless the input has ended (then its bytes go out, and the string check refuses
+    /// them). So text that arrives in arbitrary chunks reads as valid strings.
+    func find(max: Int, wholeCharacters: Bool) -> Found {
+        guard wholeCharacters, count > 0 else { return find(max: max) }
+        let buffered = UnsafeRawBufferPointer(start: base! + start, count: count)
+        var stop = Swift.min(Swift.max(max, 1), count)
+        if let cut = UTF8Validation.cutSequence(buffered, before: stop) {
+            if cut.start > 0 {
+                stop = cut.start
+            } else if cut.length <= count {
+                stop = cut.length
+            } else if !eof && error == 0 {
+                return .incomplete
+            }
+        }
+        return .piece(Piece(bytes: start..<start + stop, end: start + stop))
+    }
+
     /// Shows `piece`'s bytes to `body` in place, then drops them (and what ends the piece) from
     /// the buffer. `piece` must come from the last search, with nothing appended since.
     mutating func hand<T>(_ piece: Piece, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {

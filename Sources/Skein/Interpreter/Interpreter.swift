@@ -209,6 +209,8 @@ struct Interpreter<Host: SliceHost> {
                         if try concat(word, reductions: &ctx.pointee.reductions) { return save(ip, .exhausted) }
                     case .tostr, .tofloat, .toint, .typeof:
                         if try convert(word, reductions: &ctx.pointee.reductions) { return save(ip, .exhausted) }
+                    case .str:
+                        if try stringOperation(word, reductions: &ctx.pointee.reductions) { return save(ip, .exhausted) }
 
                     // MARK: Maps (Maps.swift)
                     case .mapnew, .mapput, .mapget, .mapdel, .maphas, .mapkeys, .mappairs: try mapInstruction(word)

@@ -19,6 +19,8 @@ final class AtomTable: Sendable {
         case normal, noproc, killed, kill, DOWN, EXIT
         /// The `typeof` name of maps (after the others so that their ids stay as they were).
         case map
+        /// The `typeof` name of binaries (after `map`, for the same reason).
+        case binary
     }
 
     init() {

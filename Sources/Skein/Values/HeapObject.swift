@@ -14,18 +14,23 @@ enum HeapKind: UInt8 {
     case array = 5
     /// The element storage of an array. Payload: `capacity` slots, unused ones hold `nil`.
     case arrayStorage = 6
+    /// An immutable byte string (a binary): raw bytes with no UTF-8 requirement. Laid out like
+    /// a string (byte count, then the bytes, zero-padded), so every reader of string bytes
+    /// reads binaries too; only the kind tells them apart. Numbered before the map kinds,
+    /// which stay last so that `isValueRecord` is one comparison.
+    case binary = 7
     /// A map of at most `MapLayout.flatLimit` entries. Payload: key, value, key, value, … in
     /// canonical order (`MapLayout`).
-    case mapFlat = 7
+    case mapFlat = 8
     /// The root node of a larger map's hash trie. Payload: entry count (small int), then the
     /// payload of a `mapNode`.
-    case mapRoot = 8
+    case mapRoot = 9
     /// An inner node of a map's hash trie. Payload: data bitmap and child bitmap (small ints),
     /// the key/value pairs of the data bits, then the child nodes (`MapLayout.TrieNode`).
-    case mapNode = 9
+    case mapNode = 10
     /// Map entries whose keys have equal 64-bit hashes, at the bottom of a trie. Payload: key,
     /// value, key, value, … in canonical order.
-    case mapCollision = 10
+    case mapCollision = 11
 }
 
 /// Layout helpers for heap objects.
@@ -50,7 +55,7 @@ enum HeapObject {
         Int(object.pointee >> 8)
     }
 
-    /// Words needed for a string of `byteCount` bytes, header included.
+    /// Words needed for a string or binary of `byteCount` bytes, header included.
     @inline(__always) static func stringWords(byteCount: Int) -> Int { 2 + (byteCount + 7) / 8 }
 
     /// Words of an array of `count` elements laid out compactly: the array object (header,
@@ -74,12 +79,14 @@ enum HeapObject {
         return storage + 1
     }
 
-    /// Writes a string object holding `bytes` at `object` (which has `stringWords` words).
-    static func initString(_ object: UnsafeMutablePointer<UInt64>, bytes: UnsafeRawBufferPointer) {
+    /// Writes a string object holding `bytes` at `object` (which has `stringWords` words), or
+    /// a binary when `kind` is `.binary` (the two share their layout). The caller vouches that
+    /// the bytes of a string are valid UTF-8 (`UTF8Validation`).
+    static func initString(_ object: UnsafeMutablePointer<UInt64>, bytes: UnsafeRawBufferPointer, kind: HeapKind = .string) {
         let words = stringWords(byteCount: bytes.count)
         object[words - 1] = 0  // zero the padding of the last word (before the length: they
                                // are the same word for the empty string)
-        object[0] = header(.string, payloadWords: words - 1)
+        object[0] = header(kind, payloadWords: words - 1)
         object[1] = Value.smallInt(Int64(bytes.count)).raw
         if bytes.count > 0 {
             UnsafeMutableRawPointer(object + 2).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
@@ -106,11 +113,17 @@ extension Value {
     /// The `Double` of a boxed float.
     @inline(__always) var floatValue: Double { Double(bitPattern: objectAddress[1]) }
 
-    /// Byte count of a string.
+    /// Byte count of a string or binary.
     @inline(__always) var stringByteCount: Int { Int(Value(raw: objectAddress[1]).smallIntValue) }
-    /// The bytes of a string. Valid until the next allocation in the owning heap.
+    /// The bytes of a string or binary. Valid until the next allocation in the owning heap.
     @inline(__always) var stringBytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: UnsafeRawPointer(objectAddress + 2), count: stringByteCount)
+    }
+
+    /// Whether this is a string or a binary: a value whose bytes `stringBytes` reads.
+    @inline(__always) var isByteString: Bool {
+        let kind = heapKind
+        return kind == .string || kind == .binary
     }
 
     /// Element count of a tuple.

@@ -31,6 +31,10 @@ struct Printer {
             case .string:
                 let s = String(decoding: v.stringBytes, as: UTF8.self)
                 out += quoted ? Disassembler.quote(s) : s
+            case .binary:
+                // Always as its literal: a binary is not text, so even on its own it is not
+                // written raw (that is what the IO write of a binary is for).
+                out += Disassembler.binaryLiteral(v.stringBytes, limit: limit - out.utf8.count)
             case .tuple:
                 out += "{"
                 sequence(v.elements, into: &out, depth: depth, limit: limit)

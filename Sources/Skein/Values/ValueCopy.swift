@@ -25,7 +25,7 @@ enum ValueCopy {
         let object = v.objectAddress
         var total: Int
         switch HeapObject.kind(of: object) {
-        case .boxedInt, .float, .string:
+        case .boxedInt, .float, .string, .binary:
             return 1 + HeapObject.payloadWords(of: object)
         case .tuple, .mapFlat, .mapRoot, .mapNode, .mapCollision:
             // Value records (`HeapObject.isValueRecord`): every payload word is a value.
@@ -52,7 +52,7 @@ enum ValueCopy {
         let object = v.objectAddress
         let target = free
         switch HeapObject.kind(of: object) {
-        case .boxedInt, .float, .string:
+        case .boxedInt, .float, .string, .binary:
             let size = 1 + HeapObject.payloadWords(of: object)
             target.update(from: object, count: size)
             free += size

@@ -29,6 +29,7 @@ enum ValueHash {
             if let n = Int64(exactly: d) { return integer(n) }
             return d.isNaN ? mix(0x7FF8_0000_0000_0000) : mix(d.bitPattern ^ 0xF10A7)
         case .string: return string(v.stringBytes)
+        case .binary: return mix(string(v.stringBytes) ^ 0xB1_4A27)  // unlike the string of the same bytes
         case .tuple, .array, .arrayStorage:
             try ValueDepth.check(depth)
             let elements = v.elements

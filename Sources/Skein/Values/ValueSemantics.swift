@@ -4,17 +4,19 @@ import Foundation
 /// (they read heap objects but never allocate), so any heap or a message buffer can use them.
 enum ValueSemantics {
     /// The rank of a value's type in the cross-type order
-    /// `nil < bool < number < atom < ref < function < pid < string < tuple < map < array`
-    /// (maps between tuples and lists, as in Erlang).
+    /// `nil < bool < number < atom < ref < function < pid < string < binary < tuple < map < array`
+    /// (maps between tuples and lists, as in Erlang; binaries right after strings, the other
+    /// byte strings, so a string never equals a binary with the same bytes).
     static func typeRank(_ v: Value) -> Int {
         if v.isSmallInt { return 2 }
         if v.isObject {
             switch HeapObject.kind(of: v.objectAddress) {
             case .boxedInt, .float: return 2
-            case .string: return 7
-            case .tuple: return 8
+            case .string: return stringRank
+            case .binary: return binaryRank
+            case .tuple: return tupleRank
             case .mapFlat, .mapRoot, .mapNode, .mapCollision: return mapRank
-            case .array, .arrayStorage: return 10
+            case .array, .arrayStorage: return 11
             }
         }
         switch v.immediateTag {
@@ -26,8 +28,8 @@ enum ValueSemantics {
         }
     }
 
-    /// The rank of maps in the cross-type order.
-    private static let mapRank = 9
+    /// The ranks of strings, binaries, tuples and maps in the cross-type order.
+    private static let stringRank = 7, binaryRank = 8, tupleRank = 9, mapRank = 10
 
     /// A numeric value as `Int64` (exact) or `Double`.
     enum Number { case int(Int64), float(Double) }
@@ -49,7 +51,8 @@ enum ValueSemantics {
     @inline(__always)
     static func equal(_ a: Value, _ b: Value) throws(ValueDepth.Exceeded) -> Bool {
         if a.raw == b.raw { return true }
-        if a.heapKind == .string && b.heapKind == .string {
+        let kind = a.heapKind
+        if (kind == .string || kind == .binary) && b.heapKind == kind {
             // Strings are the common map key: bytes compared without the general walk.
             let x = a.stringBytes, y = b.stringBytes
             return x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
@@ -75,7 +78,7 @@ enum ValueSemantics {
         case 4, 5, 6:
             // References, functions and pids order by number.
             return a.immediatePayload < b.immediatePayload ? -1 : 1
-        case 7:
+        case stringRank, binaryRank:
             let x = a.stringBytes, y = b.stringBytes
             let common = min(x.count, y.count)
             let c = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
@@ -88,7 +91,7 @@ enum ValueSemantics {
             // lexicographically, like Erlang lists.
             try ValueDepth.check(depth)
             let x = a.elements, y = b.elements
-            if ra == 8 && x.count != y.count { return x.count < y.count ? -1 : 1 }
+            if ra == tupleRank && x.count != y.count { return x.count < y.count ? -1 : 1 }
             for i in 0..<min(x.count, y.count) {
                 let c = try compare(Value(raw: x[i]), Value(raw: y[i]), atoms: atoms, depth: depth + 1)
                 if c != 0 { return c }
@@ -149,6 +152,7 @@ enum ValueSemantics {
             case .boxedInt: return .int
             case .float: return .float
             case .string: return .string
+            case .binary: return .binary
             case .tuple: return .tuple
             case .mapFlat, .mapRoot, .mapNode, .mapCollision: return .map
             case .array, .arrayStorage: return .array

@@ -28,7 +28,8 @@ const char *skein_last_error(void);
 
 /* ---- Terms: the values exchanged with processes ---- */
 typedef enum {
-    SKEIN_NIL, SKEIN_BOOL, SKEIN_INT, SKEIN_FLOAT, SKEIN_ATOM, SKEIN_STRING, SKEIN_BINARY,
+    SKEIN_NIL, SKEIN_BOOL, SKEIN_INT, SKEIN_FLOAT, SKEIN_ATOM, SKEIN_STRING,
+    SKEIN_BINARY,  /* raw bytes, any values (typeof :binary): read them with skein_term_bytes */
     SKEIN_TUPLE, SKEIN_ARRAY, SKEIN_PID, SKEIN_REF,
     SKEIN_MAP   /* a map: skein_term_count entries, read with skein_term_key and skein_term_value */
 } skein_kind;
@@ -37,7 +38,9 @@ skein_term *skein_nil(void);
 skein_term *skein_int(int64_t value);
 skein_term *skein_float(double value);
 skein_term *skein_atom(const char *name);
-skein_term *skein_string(const char *utf8);
+skein_term *skein_string(const char *utf8);   /* NULL if the text is not valid UTF-8 */
+/* A binary of a copy of `length` bytes at `bytes` (any values; NULL bytes only with length 0). */
+skein_term *skein_binary(const void *bytes, size_t length);
 /* A tuple of copies of `items`. */
 skein_term *skein_tuple(const skein_term *const *items, size_t count);
 skein_term *skein_copy(const skein_term *term);
@@ -47,8 +50,11 @@ skein_kind skein_term_kind(const skein_term *term);
 int64_t skein_term_int(const skein_term *term);          /* 0 unless SKEIN_INT (or a bool) */
 double skein_term_float(const skein_term *term);         /* 0 unless SKEIN_FLOAT */
 /* The name of an atom, or the text of a string or binary (NUL-terminated; valid while the
- * term lives); NULL for other kinds. */
+ * term lives); NULL for other kinds. A binary may hold NUL bytes: use skein_term_bytes. */
 const char *skein_term_text(const skein_term *term);
+/* The bytes of a binary or string and their count in *length (valid while the term lives);
+ * NULL (and *length 0) for other kinds. */
+const uint8_t *skein_term_bytes(const skein_term *term, size_t *length);
 size_t skein_term_count(const skein_term *term);         /* items of a tuple or array, entries of a map */
 const skein_term *skein_term_item(const skein_term *term, size_t index);
 /* A map's entry `index`: entries come in the order of their printed keys (not hash order), so

@@ -24,11 +24,11 @@ extension Interpreter {
 
     static func length(_ v: Value) throws(Fault) -> Value {
         switch v.heapKind {
-        case .string: return .smallInt(Int64(v.stringByteCount))
+        case .string, .binary: return .smallInt(Int64(v.stringByteCount))
         case .tuple: return .smallInt(Int64(v.tupleCount))
         case .array: return .smallInt(Int64(v.arrayCount))
         case .mapFlat, .mapRoot: return .smallInt(Int64(MapLayout.count(v)))
-        default: throw Fault(kind: .typeMismatch, detail: "len needs a string, tuple, array or map, got \(typeName(v))")
+        default: throw Fault(kind: .typeMismatch, detail: "len needs a string, binary, tuple, array or map, got \(typeName(v))")
         }
     }
 
@@ -45,10 +45,10 @@ extension Interpreter {
         case .array:
             let i = try checkedIndex(index, count: v.arrayCount)  // before touching the storage: an empty array has none
             return v.arrayElements[i]
-        case .string:
+        case .string, .binary:
             let i = try checkedIndex(index, count: v.stringByteCount)
             return Value.smallInt(Int64(v.stringBytes[i])).raw
-        default: throw Fault(kind: .typeMismatch, detail: "get needs a tuple, array or string, got \(typeName(v))")
+        default: throw Fault(kind: .typeMismatch, detail: "get needs a tuple, array, string or binary, got \(typeName(v))")
         }
     }
 

@@ -36,7 +36,8 @@ extension Interpreter {
     }
 
     /// `getenv rD, rName`: the environment variable as a string, or `nil` when it is not set.
-    /// (Environment values are bytes: one that is not UTF-8 comes as the bytes it is.)
+    /// (Environment values are bytes: one that is not UTF-8 comes as a binary of the bytes it
+    /// is, never as a string.)
     func environmentVariable(_ word: UInt64) throws(Fault) {
         var reductions = 0
         let name = Value(raw: registers[word.fieldB])
@@ -49,7 +50,8 @@ extension Interpreter {
             return
         }
         let bytes = UnsafeRawBufferPointer(start: value, count: strlen(value))
-        try storeTerm(.binary(Array(bytes)), into: word.fieldA, reductions: &reductions)
+        let text = UTF8Validation.firstInvalidOffset(bytes) == nil ? String(validating: bytes, as: UTF8.self) : nil
+        try storeTerm(text.map(Term.string) ?? .bytes(Array(bytes)), into: word.fieldA, reductions: &reductions)
     }
 
     /// Calls a host function: arguments go out as `Term`s, the result is copied into the heap.

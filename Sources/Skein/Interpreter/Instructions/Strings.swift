@@ -1,25 +1,23 @@
-/// Strings and conversions: `concat`, `tostr`, `tofloat`, `toint`, `typeof`.
+/// Strings and conversions: `concat` (of strings or of binaries), `tostr`, `tofloat`, `toint`, `typeof`.
 extension Interpreter {
-    /// `concat rD, rA, rB`. Returns true when the budget is spent (the copy costs reductions by
-    /// its size, see `spendOnBulk`).
+    /// `concat rD, rA, rB`: two strings give a string, two binaries a binary (a string and a
+    /// binary are refused: which of the two the result should be is the program's to say, with
+    /// `str :to_binary` or `str :to_string`). Returns true when the budget is spent (the copy
+    /// costs reductions by its size, see `spendOnBulk`).
     func concat(_ word: UInt64, reductions: inout Int) throws(Fault) -> Bool {
         let a = Value(raw: registers[word.fieldB]), b = Value(raw: registers[word.fieldC])
-        guard a.heapKind == .string, b.heapKind == .string else {
-            throw Fault(kind: .typeMismatch, detail: "concat needs two strings, got \(Interpreter.typeName(a)) and \(Interpreter.typeName(b))")
+        let kind = a.heapKind
+        guard kind == .string || kind == .binary, b.heapKind == kind else {
+            throw Fault(kind: .typeMismatch, detail: "concat needs two strings or two binaries, got \(Interpreter.typeName(a)) and \(Interpreter.typeName(b))")
         }
-        let na = a.stringByteCount, nb = b.stringByteCount
-        let words = HeapObject.stringWords(byteCount: na + nb)
-        let object = try allocate(words: words, reductions: &reductions)
-        let regs = registers
-        let x = Value(raw: regs[word.fieldB]), y = Value(raw: regs[word.fieldC])
-        object[words - 1] = 0
-        object[0] = HeapObject.header(.string, payloadWords: words - 1)
-        object[1] = Value.smallInt(Int64(na + nb)).raw
-        let bytes = UnsafeMutableRawPointer(object + 2)
-        if na > 0 { bytes.copyMemory(from: x.stringBytes.baseAddress!, byteCount: na) }
-        if nb > 0 { (bytes + na).copyMemory(from: y.stringBytes.baseAddress!, byteCount: nb) }
-        regs[word.fieldA] = Value.object(object).raw
-        return Interpreter.spendOnBulk(bytes: na + nb, &reductions)
+        let na = a.stringByteCount
+        let result = try makeByteString(kind!, byteCount: na + b.stringByteCount, reductions: &reductions) { out in
+            let regs = registers
+            out.copyMemory(from: Value(raw: regs[word.fieldB]).stringBytes)
+            UnsafeMutableRawBufferPointer(rebasing: out[na...]).copyMemory(from: Value(raw: regs[word.fieldC]).stringBytes)
+        }
+        registers[word.fieldA] = result
+        return Interpreter.spendOnBulk(bytes: Value(raw: result).stringByteCount, &reductions)
     }
 
     /// `tostr`, `tofloat`, `toint`, `typeof` (register B into register A). Returns true when
