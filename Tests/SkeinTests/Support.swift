@@ -81,10 +81,12 @@ struct SeededRandom: RandomNumberGenerator {
 }
 
 /// Runs a command and returns its stdout, stderr and exit code.
-func runCommand(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> (stdout: String, stderr: String, status: Int32) {
+/// With `stdinFile`, the command reads that file as its standard input.
+func runCommand(_ executable: String, _ arguments: [String], stdinFile: String? = nil) throws -> (stdout: String, stderr: String, status: Int32) {
     let process = Foundation.Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let stdinFile { process.standardInput = FileHandle(forReadingAtPath: stdinFile) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -39,7 +39,7 @@ import Testing
         let top = counts.sorted { $0.count != $1.count ? $0.count > $1.count : Array($0.word.utf8).lexicographicallyPrecedes(Array($1.word.utf8)) }.prefix(10)
         let expected = top.map { "\($0.count) \($0.word)\n" }.joined()
 
-        let run = try runCommand(vmExecutable, ["run", repositoryRoot.appendingPathComponent("vm-examples/word_count.ska").path], stdin: input)
+        let run = try runCommand(vmExecutable, ["run", repositoryRoot.appendingPathComponent("vm-examples/word_count.ska").path], stdinFile: file.path)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout == expected)
     }
