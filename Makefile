@@ -4,6 +4,8 @@
 #   make test       every test suite         make test-tsan the concurrency suites under TSan
 #   make warnings   fail on any compiler warning in the package's own code (CI runs it)
 #   make bench      release build, then the benchmark suite beside the peers (bench/run)
+#   make dispatch-check  release build, then fail unless Interpreter.run has its replicated
+#                   dispatch (bench/dispatch-copies: at least 20 indirect jumps)
 #   make docs       the library's DocC documentation with the embedding guide, in .build-docs/docs
 #   make clean      remove the build folders and benchmark output
 #   make fuzz       build the libFuzzer targets (Fuzz/, a package of its own, so the normal build
@@ -24,7 +26,7 @@ FUZZ_CI_SECONDS ?= 45
 FUZZ_OPTIONS ?=
 FUZZ_TARGETS := loader assembler run
 
-.PHONY: docs run build release test test-tsan warnings check-leaks bench clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
+.PHONY: docs run build release test test-tsan warnings check-leaks bench dispatch-check clean deps fuzz fuzz-build fuzz-ci $(FUZZ_TARGETS:%=fuzz-%)
 
 # The one libuv check every build goes through: libuv comes from Debian's libuv1-dev, installed
 # only when pkg-config cannot find it (with sudo unless already root).
@@ -75,6 +77,9 @@ warnings: deps
 
 bench: release
 	bench/run
+
+dispatch-check: release
+	bench/dispatch-copies
 
 clean:
 	rm -rf .build .build-tsan .build-warnings bench/out Fuzz/.build

@@ -11,10 +11,18 @@
 //   raw pointers and `final class` fields; dynamic exclusivity checks cost a runtime call per
 //   access in the dispatch loop.
 // - `-Ounchecked` is *not* used: integer overflow must stay a checked, reported error.
+// - `-Xllvm -tail-dup-pred-size=1000 -Xllvm -tail-dup-succ-size=1000`: LLVM does not
+//   tail-duplicate a block with more than 16 predecessors and more than 16 successors, and the
+//   interpreter's dispatch block has ~180 successors (the switch) and over 40 predecessors;
+//   without these, `Interpreter.run` gets one shared indirect jump instead of one per handler
+//   (docs/interpreter.md, "Replicated dispatch").
 import PackageDescription
 
 let hotPathFlags: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(
+        ["-enforce-exclusivity=unchecked", "-Xllvm", "-tail-dup-pred-size=1000", "-Xllvm", "-tail-dup-succ-size=1000"],
+        .when(configuration: .release)
+    ),
 ]
 
 let package = Package(
