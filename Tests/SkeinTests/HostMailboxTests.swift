@@ -295,6 +295,27 @@ import Testing
         #expect(await receiver.value == .closed)
     }
 
+    /// Closing a mailbox again after its slot went to a new mailbox leaves the new one alone:
+    /// the close's wake-up goes by the old pid, not by the slot (the slot is reused at once).
+    @Test func closingTwiceDoesNotWakeTheSlotsNextOwner() async throws {
+        let vm = try Self.makeVM(workers: 1)
+        defer { vm.shutdown() }
+        let first = try vm.makeMailbox()
+        first.close()
+        let second = try vm.makeMailbox()
+        let started = Locked(false)
+        let receiver = Task { () -> Term? in
+            started.withLock { $0 = true }
+            return try? await second.receive(timeout: .seconds(30))
+        }
+        while !started.withLock({ $0 }) { await Task.yield() }
+        try await Task.sleep(for: .milliseconds(20))  // the receiver waits
+        first.close()
+        try await Task.sleep(for: .milliseconds(20))  // a wrong wake-up would be acted on by now
+        try vm.send(second.pid, .atom("hello"))
+        #expect(await receiver.value == .atom("hello"))
+    }
+
     /// Blocking and async receivers of one mailbox are admitted one at a time, and together
     /// they receive every message exactly once.
     @Test func blockingAndAsyncReceiversShareAMailbox() async throws {

@@ -64,6 +64,9 @@ public final class HostMailbox: @unchecked Sendable {
     private let runtime: Runtime
     /// The slot's process object, owned (as its runner) by whoever holds `gate`.
     private let process: Process
+    /// This mailbox's pid as a number: once the mailbox is closed its slot may serve another
+    /// incarnation, so `process.pid` may name someone else.
+    private let ownPid: UInt64
     /// One receiver at a time; its holder owns `isClosed` and the process's runner-owned state.
     private let gate = ReceiverGate()
     private var isClosed = false
@@ -74,7 +77,8 @@ public final class HostMailbox: @unchecked Sendable {
         self.vm = vm
         self.runtime = runtime
         self.process = process
-        pid = .pid(process.pid)
+        ownPid = process.pid
+        pid = .pid(ownPid)
     }
 
     deinit { close() }
@@ -177,8 +181,9 @@ public final class HostMailbox: @unchecked Sendable {
     /// `.closed` at once. Idempotent.
     public func close() {
         closeRequested.store(true, ordering: .releasing)
-        // A waiting receiver wakes, sees the request and leaves the gate.
-        runtime.wakeHost(process.pid)
+        // A waiting receiver wakes, sees the request and leaves the gate. (By pid: a closed
+        // mailbox's waiter is gone, so this cannot reach a later owner of the slot.)
+        runtime.wakeHost(ownPid)
         gate.withGate { closeIfOpen() }
     }
 
