@@ -32,11 +32,15 @@ extension Runtime {
         hostWaiters.withLock { $0[pid] }?.signal()
     }
 
-    /// Makes a process whose timeout won its wake CAS runnable: a host mailbox's receiver is
-    /// signalled, a process is scheduled.
-    func wakeTimedOut(_ process: Process) {
+    /// Makes a process whose wake CAS the caller won runnable (a sender, the timeout thread, a
+    /// lethal signal to a host call): a host mailbox's receiver is signalled; a process goes to
+    /// `worker`'s next slot (no wake-up), or to the scheduler from outside a worker.
+    @inline(__always)
+    func scheduleWoken(_ process: Process, from worker: Worker?) {
         if process.isHostMailbox.load(ordering: .relaxed) {
             wakeHost(process.pid)
+        } else if let worker {
+            worker.pushNext(process)
         } else {
             scheduler.inject(process)
         }

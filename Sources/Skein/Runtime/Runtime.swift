@@ -96,7 +96,7 @@ final class Runtime: @unchecked Sendable {
         self.errors = errors
         self.table = ProcessTable(capacity: maxProcesses)
         self.scheduler = Scheduler(workers: workers, runtime: self)
-        self.timeouts = TimeoutService(wakeProcess: { [unowned self] process in self.wakeTimedOut(process) },
+        self.timeouts = TimeoutService(wakeProcess: { [unowned self] process in self.scheduleWoken(process, from: nil) },
                                        endRun: { [unowned self] in self.endRun(.deadline) })
         scheduler.start()
     }
@@ -221,7 +221,7 @@ final class Runtime: @unchecked Sendable {
     private func interruptHostCall(_ process: Process, state: ProcessState, from worker: Worker?) {
         guard process.state.wake(from: state, timedOut: false) else { return }
         hostCallTasks.withLock { $0.removeValue(forKey: process.pid) }?.cancel()
-        if let worker { worker.pushNext(process) } else { scheduler.inject(process) }
+        scheduleWoken(process, from: worker)
     }
 
     /// Takes `used` reductions from the run's budget; the slice that empties it ends the run.
@@ -355,13 +355,7 @@ final class Runtime: @unchecked Sendable {
             let sleepReason = s.status == .sleeping ? SleepReason(rawValue: p.sleepReason.load(ordering: .relaxed)) : nil
             let wakes = s.status == .waiting || (interrupts && sleepReason == .timer)
             if wakes, p.state.wake(from: s, timedOut: false) {
-                if p.isHostMailbox.load(ordering: .relaxed) {
-                    wakeHost(pid)
-                } else if let worker {
-                    worker.pushNext(p)
-                } else {
-                    scheduler.inject(p)
-                }
+                scheduleWoken(p, from: worker)
             } else if let ioInterrupt, sleepReason == .io {
                 interruptIO(pid, state: s, lethal: ioInterrupt == .lethal)
             } else if ioInterrupt == .lethal, sleepReason == .hostCall {
