@@ -96,12 +96,24 @@ struct Interpreter<Host: SliceHost> {
                             if !o { regs[word.fieldA] = UInt64(bitPattern: r); continue }
                         }
                         try arithmetic(.sub, word, x, word.immediateC)
-                    case .mul: try arithmetic(.mul, word, regs[word.fieldB], regs[word.fieldC])
-                    case .muli: try arithmetic(.mul, word, regs[word.fieldB], word.immediateC)
-                    case .div: try arithmetic(.div, word, regs[word.fieldB], regs[word.fieldC])
-                    case .divi: try arithmetic(.div, word, regs[word.fieldB], word.immediateC)
-                    case .rem: try arithmetic(.rem, word, regs[word.fieldB], regs[word.fieldC])
-                    case .remi: try arithmetic(.rem, word, regs[word.fieldB], word.immediateC)
+                    case .mul:
+                        let x = regs[word.fieldB], y = regs[word.fieldC]
+                        if let r = SmallInteger.product(x, y) { regs[word.fieldA] = r } else { try arithmetic(.mul, word, x, y) }
+                    case .muli:
+                        let x = regs[word.fieldB], y = word.immediateC
+                        if let r = SmallInteger.product(x, y) { regs[word.fieldA] = r } else { try arithmetic(.mul, word, x, y) }
+                    case .div:
+                        let x = regs[word.fieldB], y = regs[word.fieldC]
+                        if let r = SmallInteger.quotient(x, y) { regs[word.fieldA] = r } else { try arithmetic(.div, word, x, y) }
+                    case .divi:
+                        let x = regs[word.fieldB], y = word.immediateC
+                        if let r = SmallInteger.quotient(x, y) { regs[word.fieldA] = r } else { try arithmetic(.div, word, x, y) }
+                    case .rem:
+                        let x = regs[word.fieldB], y = regs[word.fieldC]
+                        if let r = SmallInteger.remainder(x, y) { regs[word.fieldA] = r } else { try arithmetic(.rem, word, x, y) }
+                    case .remi:
+                        let x = regs[word.fieldB], y = word.immediateC
+                        if let r = SmallInteger.remainder(x, y) { regs[word.fieldA] = r } else { try arithmetic(.rem, word, x, y) }
                     case .neg: try arithmetic(.sub, word, Value.smallInt(0).raw, regs[word.fieldB])
                     case .band, .bor, .bxor, .shl, .shr, .ushr: try bitwise(word, regs[word.fieldB], regs[word.fieldC])
                     case .bandi, .bori, .bxori, .shli, .shri, .ushri: try bitwise(word, regs[word.fieldB], word.immediateC)

@@ -84,3 +84,31 @@ extension Interpreter {
         }
     }
 }
+
+/// The small-integer fast paths of `mul`, `div` and `rem`, inlined into the dispatch loop.
+///
+/// A small integer n is the word 2n (tag bit 0), so each operation works on the words as they
+/// are: (2a >> 1) · 2b = 2ab, overflowing exactly when ab leaves the small range;
+/// 2a rem 2b = 2(a rem b); and (2a / 2b) << 1 = 2(a / b). Each answers nil, sending the
+/// instruction to `arithmetic`, for anything else: a boxed integer or a float, a zero divisor,
+/// and the quotient by -1 (the one that can leave the range).
+enum SmallInteger {
+    /// x · y when both are small integers and the product is one.
+    @inline(__always) static func product(_ x: UInt64, _ y: UInt64) -> UInt64? {
+        guard (x | y) & 1 == 0 else { return nil }
+        let (r, overflow) = (Int64(bitPattern: x) >> 1).multipliedReportingOverflow(by: Int64(bitPattern: y))
+        return overflow ? nil : UInt64(bitPattern: r)
+    }
+
+    /// x / y (truncating) when both are small integers, y is neither 0 nor -1.
+    @inline(__always) static func quotient(_ x: UInt64, _ y: UInt64) -> UInt64? {
+        guard (x | y) & 1 == 0, y != 0, y != Value.smallInt(-1).raw else { return nil }
+        return UInt64(bitPattern: (Int64(bitPattern: x) / Int64(bitPattern: y)) << 1)
+    }
+
+    /// x rem y (sign of x) when both are small integers and y is not 0.
+    @inline(__always) static func remainder(_ x: UInt64, _ y: UInt64) -> UInt64? {
+        guard (x | y) & 1 == 0, y != 0 else { return nil }
+        return UInt64(bitPattern: Int64(bitPattern: x) % Int64(bitPattern: y))
+    }
+}
