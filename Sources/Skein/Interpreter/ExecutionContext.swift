@@ -127,17 +127,34 @@ struct ExecutionContext {
 
     /// A context about to call `function` with `arguments`, whose heap may hold
     /// `heapLimitWords` live words, reserved from the VM's `budget` if it has one.
+    ///
+    /// `reusing` is the register stack a previous process in the same slot left behind
+    /// (`recycle()`); it is kept if it is large enough, so a short-lived process costs no
+    /// allocation for its registers.
     init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max,
-         budget: MemoryBudget? = nil) {
+         budget: MemoryBudget? = nil, reusing spare: SpareStack? = nil) {
         let info = program.functions[function]
         heap = Heap(limitWords: heapLimitWords, budget: budget)
-        stackCapacity = info.frameWords
-        stack = .allocate(capacity: stackCapacity)
+        if let spare, spare.capacity >= info.frameWords {
+            stack = spare.stack
+            stackCapacity = spare.capacity
+        } else {
+            if let spare { spare.stack.deallocate() }
+            stackCapacity = info.frameWords
+            stack = .allocate(capacity: stackCapacity)
+        }
         stack.initialize(repeating: Value.nil.raw, count: stackCapacity)
         for (i, a) in arguments.enumerated() { stack[i] = a }
         self.function = function
         self.pc = info.entry
     }
+
+    /// Largest register stack, in words, that outlives its process for the slot's next one
+    /// (256 bytes: the frames of most short-lived processes fit).
+    static let keptStackWords = 32
+
+    /// A register stack left by an ended process: its memory and its capacity in words.
+    typealias SpareStack = (stack: UnsafeMutablePointer<UInt64>, capacity: Int)
 
     /// Grows the register stack to hold at least `words` words. Returns false past the limit.
     mutating func growStack(toHold words: Int) -> Bool {
@@ -159,5 +176,18 @@ struct ExecutionContext {
         stack.deallocate()
         frames.release()
         catches.release()
+    }
+
+    /// Frees all memory but a small register stack, which it returns for the next process in
+    /// the same slot (`init(…reusing:)`). The context must not be used afterwards.
+    mutating func recycle() -> SpareStack? {
+        heap.release()
+        frames.release()
+        catches.release()
+        guard stackCapacity <= ExecutionContext.keptStackWords else {
+            stack.deallocate()
+            return nil
+        }
+        return (stack, stackCapacity)
     }
 }

@@ -29,6 +29,11 @@ final class Process: @unchecked Sendable {
     let mailbox = Mailbox()
     /// Registers, heap and frames (runner only; nil when the slot is free).
     var context: UnsafeMutablePointer<ExecutionContext>?
+    /// What the last process in this slot left for the next one: the memory of its context and
+    /// a small register stack, so spawning into a reused slot allocates nothing (written by the
+    /// runner that ends a process, read by the spawner that reuses the slot; the hand-over of
+    /// the slot through the process table's free lists orders the two).
+    var spareContext: (memory: UnsafeMutablePointer<ExecutionContext>, stack: ExecutionContext.SpareStack?)?
     /// This incarnation's pid (runner only).
     var pid: UInt64 = 0
     /// Whether the current suspension armed a timeout (runner only).
@@ -66,6 +71,9 @@ final class Process: @unchecked Sendable {
     /// a sender that wakes it signals the host thread waiting in `receive` instead of
     /// scheduling it. Set before the pid is published, cleared when the slot is reused.
     let isHostMailbox = Atomic<Bool>(false)
+    /// Whether a name may be registered for this slot's process (`Registry.remove` skips the
+    /// registry's lock when it is down; the Dekker argument is in `Registry`).
+    let mayHaveName = Atomic<Bool>(false)
     /// Processes linked with this one (runner only).
     var links: Set<UInt64> = []
     /// Monitors this process holds: reference → monitored pid (runner only).
@@ -74,14 +82,15 @@ final class Process: @unchecked Sendable {
     var watchers: [UInt64: UInt64] = [:]
     /// Whether exit signals arrive as `{:EXIT, pid, reason}` messages (runner only).
     var trapsExits = false
-    /// Why the process is ending, once decided (runner only): a node holding the reason.
+    /// Why the process is ending, once decided (runner only): a node holding the reason; nil
+    /// when it ends by returning (`:normal`).
     var exitReason: MessageNode?
 
     /// Clears the fault-tolerance state for a new incarnation (runner of the spawn).
     func resetLinks() {
-        links.removeAll(keepingCapacity: false)
-        monitors.removeAll(keepingCapacity: false)
-        watchers.removeAll(keepingCapacity: false)
+        if !links.isEmpty { links.removeAll(keepingCapacity: false) }
+        if !monitors.isEmpty { monitors.removeAll(keepingCapacity: false) }
+        if !watchers.isEmpty { watchers.removeAll(keepingCapacity: false) }
         trapsExits = false
         exitReason?.free()
         exitReason = nil
@@ -99,6 +108,29 @@ final class Process: @unchecked Sendable {
             context.release()
         }
         context?.deallocate()
+        if let spareContext {
+            spareContext.stack?.stack.deallocate()
+            spareContext.memory.deallocate()
+        }
+    }
+
+    /// Ends the context of the process that just finished in this slot, keeping its memory
+    /// for the slot's next process (runner only).
+    func retireContext() {
+        guard let context else { return }
+        self.context = nil
+        let stack = context.pointee.recycle()
+        context.deinitialize(count: 1)
+        spareContext = (context, stack)
+    }
+
+    /// Sets up the context of a new process in this slot, reusing what the last one left.
+    func startContext(_ make: (ExecutionContext.SpareStack?) -> ExecutionContext) {
+        let spare = spareContext
+        spareContext = nil
+        let memory = spare?.memory ?? .allocate(capacity: 1)
+        memory.initialize(to: make(spare?.stack))
+        context = memory
     }
 }
 

@@ -47,9 +47,11 @@ final class ProcessTable: @unchecked Sendable {
     }
 
     /// A process object for a new process with a fresh pid, or nil when the table is full.
-    func allocate() -> (Process, UInt64)? {
+    /// A worker passes its `cache`: free slots come from it first, and a batch at a time from
+    /// the shared list.
+    func allocate(cache: SlotCache? = nil) -> (Process, UInt64)? {
         let process: Process
-        if let reused = freeList.withLock({ $0.popLast() }) {
+        if let reused = cache?.take() ?? takeShared(refilling: cache) {
             process = self.process(atSlot: reused)!
             // Let senders that saw the previous pid finish, then drop what they sent.
             while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
@@ -89,23 +91,47 @@ final class ProcessTable: @unchecked Sendable {
         while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
     }
 
-    /// Frees the slot of a retired process for reuse.
-    func release(_ process: Process) {
+    /// Frees the slot of a retired process for reuse: into the ending worker's `cache` if it
+    /// has room, else (with half the cache) into the shared list.
+    func release(_ process: Process, cache: SlotCache? = nil) {
         assert(process.incarnation.load(ordering: .relaxed) == 0, "released before it was retired")
         live.subtract(1, ordering: .sequentiallyConsistent)  // pairs with Runtime.waitForAll
-        freeList.withLock { $0.append(process.slot) }
+        freeSlot(process.slot, cache: cache)
     }
 
     /// Gives back a slot from `allocate` whose process never started (its spawn failed).
-    func abandon(_ process: Process) {
+    func abandon(_ process: Process, cache: SlotCache? = nil) {
         live.subtract(1, ordering: .relaxed)
-        freeList.withLock { $0.append(process.slot) }
+        freeSlot(process.slot, cache: cache)
     }
+
+    private func freeSlot(_ slot: Int, cache: SlotCache?) {
+        guard let cache else {
+            freeList.withLock { $0.append(slot) }
+            return
+        }
+        if cache.keep(slot) { return }
+        freeList.withLock { cache.spill(into: &$0) }
+        _ = cache.keep(slot)
+    }
+
+    /// A slot from the shared free list, moving up to a batch more into `cache` with it.
+    private func takeShared(refilling cache: SlotCache?) -> Int? {
+        freeList.withLock { list -> Int? in
+            guard let slot = list.popLast() else { return nil }
+            if let cache {
+                for _ in 1..<min(SlotCache.batch, list.count + 1) { _ = cache.keep(list.removeLast()) }
+            }
+            return slot
+        }
+    }
+
+    /// The slot part of `pid`.
+    @inline(__always) static func slot(of pid: UInt64) -> Int { Int(pid & (1 << ProcessTable.slotBits - 1)) }
 
     /// Whether `pid` names a live process.
     func isAlive(_ pid: UInt64) -> Bool {
-        let slot = Int(pid & (1 << ProcessTable.slotBits - 1))
-        return process(atSlot: slot)?.incarnation.load(ordering: .sequentiallyConsistent) == pid
+        process(atSlot: ProcessTable.slot(of: pid))?.incarnation.load(ordering: .sequentiallyConsistent) == pid
     }
 
     /// The process object of `slot`, if that slot was ever used. Unretained, which is sound:
@@ -120,7 +146,7 @@ final class ProcessTable: @unchecked Sendable {
     /// Runs `body` with the live process `pid`, if it is alive, holding off slot reuse meanwhile.
     @inline(__always)
     func withLiveProcess<R>(_ pid: UInt64, _ body: (Process) -> R) -> R? {
-        let slot = Int(pid & (1 << ProcessTable.slotBits - 1))
+        let slot = ProcessTable.slot(of: pid)
         guard slot < capacity else { return nil }
         let bits = slots[slot].load(ordering: .acquiring)
         guard bits != 0 else { return nil }

@@ -46,9 +46,10 @@ extension Runtime {
     /// Ends `process` with the reason in `process.exitReason`.
     func finish(_ process: Process, worker: Worker?, returned: Value? = nil, error: RuntimeError? = nil) {
         let pid = process.pid
-        let reasonNode = process.exitReason ?? MessageNode.make(atom: Value.known(.normal))
+        // No reason node is a normal end (an immediate needs no node to outlive the heap).
+        let reasonNode = process.exitReason
         process.exitReason = nil
-        let reason = reasonNode.value
+        let reason = reasonNode?.value ?? Value.known(.normal)
         if process.usedIO {
             process.usedIO = false
             io.submit(IORequest(operation: .closeAllOwned(by: pid), process: nil, owner: pid, state: ProcessState(raw: 0)))
@@ -66,14 +67,12 @@ extension Runtime {
             }
         }
         process.state.markExited()
-        process.context!.pointee.release()
-        process.context!.deallocate()
-        process.context = nil
+        process.retireContext()
         announceExit(process, reason: reason, worker: worker)
-        reasonNode.free(cache: worker?.nodeCache)
+        reasonNode?.free(cache: worker?.nodeCache)
         let watchedEnd = process.isWatched
         process.isWatched = false
-        table.release(process)
+        table.release(process, cache: worker?.slotCache)
 
         if watchedEnd {
             let waiter = completion.withLock { () -> CheckedContinuation<ProcessResult, Never>? in
@@ -95,7 +94,7 @@ extension Runtime {
     func announceExit(_ process: Process, reason: Value, worker: Worker?) {
         let pid = process.pid
         table.retire(process)
-        registry.remove(pid)
+        registry.remove(process)
         let cache = worker?.nodeCache
         process.mailbox.pull { node in
             lateSignal(node, to: process)
@@ -104,16 +103,24 @@ extension Runtime {
         }
         process.mailbox.drain()
 
-        for peer in process.links {
-            signal(.exit(from: pid, reason: reason, linked: true), to: peer, worker: worker)
+        // Most processes have no links or monitors: the checks keep the collections' storage
+        // (and its reference counting) off a short-lived process's exit.
+        if !process.links.isEmpty {
+            for peer in process.links {
+                signal(.exit(from: pid, reason: reason, linked: true), to: peer, worker: worker)
+            }
         }
-        for (ref, watcher) in process.watchers {
-            let message = down(ref: ref, pid: pid, reason: reason, cache: cache)
-            message.setKind(Signal.Kind.down.rawValue)
-            if !push(message, to: watcher, from: worker, isSignal: true) { message.free(cache: cache) }
+        if !process.watchers.isEmpty {
+            for (ref, watcher) in process.watchers {
+                let message = down(ref: ref, pid: pid, reason: reason, cache: cache)
+                message.setKind(Signal.Kind.down.rawValue)
+                if !push(message, to: watcher, from: worker, isSignal: true) { message.free(cache: cache) }
+            }
         }
-        for (ref, target) in process.monitors {
-            signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)
+        if !process.monitors.isEmpty {
+            for (ref, target) in process.monitors {
+                signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)
+            }
         }
         process.resetLinks()
     }

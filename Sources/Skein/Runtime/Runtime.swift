@@ -259,18 +259,19 @@ final class Runtime: @unchecked Sendable {
         guard words <= heapLimitWords else {
             throw Fault(kind: .heapLimit, detail: "the spawn arguments (\(words * 8) bytes) exceed the heap limit of a process (\(heapLimitWords * 8) bytes)")
         }
-        guard let (process, pid) = table.allocate() else {
+        guard let (process, pid) = table.allocate(cache: worker?.slotCache) else {
             throw Fault(kind: .systemLimit, detail: "the process limit (\(table.capacity)) is reached")
         }
-        let context = UnsafeMutablePointer<ExecutionContext>.allocate(capacity: 1)
-        context.initialize(to: ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
-                                                heapLimitWords: heapLimitWords, budget: memoryBudget))
+        process.startContext { spareStack in
+            ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
+                             heapLimitWords: heapLimitWords, budget: memoryBudget, reusing: spareStack)
+        }
+        let context = process.context!
         if words > 0 {
             // One region for all the copies (a fresh heap has no roots to trace).
             do { try context.pointee.heap.collect(reserving: words) { _ in } } catch {
-                context.pointee.release()
-                context.deallocate()
-                table.abandon(process)
+                process.retireContext()
+                table.abandon(process, cache: worker?.slotCache)
                 throw Fault(error)
             }
             var free = context.pointee.heap.tryAllocate(words: words)!
@@ -278,7 +279,6 @@ final class Runtime: @unchecked Sendable {
         } else {
             for (i, a) in arguments.enumerated() { context.pointee.stack[i] = a }  // immediates only
         }
-        process.context = context
         process.armedTimeout = false
         process.timedOut = false
         process.reductions = 0
@@ -475,8 +475,7 @@ final class Runtime: @unchecked Sendable {
                 worker.pushBack(process, notify: worker.queue.count > 0)
                 return
             case .returned(let value):
-                process.exitReason = MessageNode.make(atom: Value.known(.normal))
-                finish(process, worker: worker, returned: value)
+                finish(process, worker: worker, returned: value)  // no exitReason: :normal
                 return
             case .failed(var error, let raised):
                 error.pid = .pid(process.pid)

@@ -13,6 +13,8 @@ final class Scheduler: @unchecked Sendable {
     private(set) var workers: [Worker] = []
     /// The global queue.
     let global = GlobalQueue()
+    /// Free message nodes shared by the workers' node caches.
+    let nodeDepot = NodeDepot()
     /// Parking.
     let idle: Idle
     /// The runtime that owns this pool. Unretained, which is sound: the VM stops the pool

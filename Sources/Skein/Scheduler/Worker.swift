@@ -48,8 +48,10 @@ final class Worker: @unchecked Sendable {
     let next = Atomic<UInt>(0)
     /// Statistics.
     let stats = WorkerStats()
-    /// Free small message nodes (owner only).
-    let nodeCache = NodeCache()
+    /// Free small message nodes (owner only), trading magazines with the pool's depot.
+    let nodeCache: NodeCache
+    /// Free process-table slots (owner only).
+    let slotCache = SlotCache()
     /// Slices started by this worker; a thief reads it to tell a worker that is making progress
     /// (it will reach its own next slot soon) from one stuck in a long call.
     let sliceStamp = Atomic<Int>(0)
@@ -94,10 +96,14 @@ final class Worker: @unchecked Sendable {
     init(index: Int, scheduler: Scheduler) {
         self.index = index
         self.scheduler = scheduler
+        self.nodeCache = NodeCache(depot: scheduler.nodeDepot)
         self.random = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
-    deinit { nodeCache.destroy() }
+    deinit {
+        nodeCache.destroy()
+        slotCache.destroy()
+    }
 
     func start() {
         let thread = Thread { [unowned self] in self.run() }
