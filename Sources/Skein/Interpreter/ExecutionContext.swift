@@ -26,15 +26,20 @@ struct CatchFrame {
 /// A stack of plain values in manually managed memory, growing by doubling up to a limit: the
 /// frame stack and the catch stack (no class references or reference counting, so pushing a
 /// call frame costs a store and an increment).
+///
+/// 16 bytes (a pointer and two 32-bit counts): every live process has two of these, so their
+/// size is part of the memory of an idle process.
 struct BoundedStack<Element> {
     private(set) var elements: UnsafeMutablePointer<Element>?
-    private var capacity = 0
+    private var storedCapacity: Int32 = 0
+    private var storedCount: Int32 = 0
     /// Number of elements.
-    private(set) var count = 0
+    @inline(__always) var count: Int { Int(storedCount) }
+    private var capacity: Int { Int(storedCapacity) }
     /// Most elements; `push` fails beyond it.
-    let limit: Int
+    var limit: Int { ExecutionContext.maxFrames }
 
-    init(limit: Int) { self.limit = limit }
+    init() {}
 
     /// Pushes `element`. Returns false at the limit.
     @inline(__always)
@@ -62,7 +67,7 @@ struct BoundedStack<Element> {
     @inline(__always)
     mutating func pushWithRoom(_ element: Element) {
         elements.unsafelyUnwrapped[count] = element
-        count &+= 1
+        storedCount &+= 1
     }
 
     @inline(never)
@@ -73,12 +78,12 @@ struct BoundedStack<Element> {
             elements.deallocate()
         }
         elements = grown
-        capacity = min(max(8, capacity * 2), limit)
+        storedCapacity = Int32(min(max(8, capacity * 2), limit))
     }
 
     /// Removes and returns the top element (which must exist).
     @inline(__always) mutating func pop() -> Element {
-        count &-= 1
+        storedCount &-= 1
         return elements.unsafelyUnwrapped[count]
     }
 
@@ -86,14 +91,14 @@ struct BoundedStack<Element> {
     @inline(__always) var top: Element? { count > 0 ? elements.unsafelyUnwrapped[count &- 1] : nil }
 
     /// Drops elements down to `newCount`.
-    @inline(__always) mutating func truncate(to newCount: Int) { count = min(count, newCount) }
+    @inline(__always) mutating func truncate(to newCount: Int) { storedCount = Int32(min(count, newCount)) }
 
     /// Frees the memory.
     mutating func release() {
         elements?.deallocate()
         elements = nil
-        capacity = 0
-        count = 0
+        storedCapacity = 0
+        storedCount = 0
     }
 }
 
@@ -110,9 +115,9 @@ struct ExecutionContext {
     var stack: UnsafeMutablePointer<UInt64>
     var stackCapacity: Int
     /// Frame stack (callers of the current function).
-    var frames = BoundedStack<Frame>(limit: ExecutionContext.maxFrames)
+    var frames = BoundedStack<Frame>()
     /// Open `try` regions, innermost last.
-    var catches = BoundedStack<CatchFrame>(limit: ExecutionContext.maxFrames)
+    var catches = BoundedStack<CatchFrame>()
     /// Where to resume: absolute code index, register base and function index.
     var pc = 0
     var base = 0
@@ -128,19 +133,19 @@ struct ExecutionContext {
     /// A context about to call `function` with `arguments`, whose heap may hold
     /// `heapLimitWords` live words, reserved from the VM's `budget` if it has one.
     ///
-    /// `reusing` is the register stack a previous process in the same slot left behind
-    /// (`recycle()`); it is kept if it is large enough, so a short-lived process costs no
+    /// `reusing` is the context a previous process in the same slot left behind (`recycle()`):
+    /// its register stack is kept if it is large enough, so a short-lived process costs no
     /// allocation for its registers.
     init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max,
-         budget: MemoryBudget? = nil, reusing spare: SpareStack? = nil) {
+         budget: MemoryBudget? = nil, reusing spare: UnsafeMutablePointer<ExecutionContext>? = nil) {
         let info = program.functions[function]
         heap = Heap(limitWords: heapLimitWords, budget: budget)
-        if let spare, spare.capacity >= info.frameWords {
-            stack = spare.stack
-            stackCapacity = spare.capacity
+        if let spare, spare.pointee.stackCapacity > 0, spare.pointee.stackCapacity >= info.frameWords {
+            stack = spare.pointee.stack
+            stackCapacity = spare.pointee.stackCapacity
         } else {
-            if let spare { spare.stack.deallocate() }
-            stackCapacity = info.frameWords
+            spare?.pointee.releaseSpareStack()
+            stackCapacity = max(info.frameWords, 1)
             stack = .allocate(capacity: stackCapacity)
         }
         stack.initialize(repeating: Value.nil.raw, count: stackCapacity)
@@ -152,9 +157,6 @@ struct ExecutionContext {
     /// Largest register stack, in words, that outlives its process for the slot's next one
     /// (256 bytes: the frames of most short-lived processes fit).
     static let keptStackWords = 32
-
-    /// A register stack left by an ended process: its memory and its capacity in words.
-    typealias SpareStack = (stack: UnsafeMutablePointer<UInt64>, capacity: Int)
 
     /// Grows the register stack to hold at least `words` words. Returns false past the limit.
     mutating func growStack(toHold words: Int) -> Bool {
@@ -178,16 +180,19 @@ struct ExecutionContext {
         catches.release()
     }
 
-    /// Frees all memory but a small register stack, which it returns for the next process in
-    /// the same slot (`init(…reusing:)`). The context must not be used afterwards.
-    mutating func recycle() -> SpareStack? {
+    /// Frees all memory but a small register stack, which stays in `stack` for the next process
+    /// in the same slot (`init(…reusing:)`); a larger one is freed (`stackCapacity` 0). Only
+    /// `init(…reusing:)` and `releaseSpareStack()` may use the context afterwards.
+    mutating func recycle() {
         heap.release()
         frames.release()
         catches.release()
-        guard stackCapacity <= ExecutionContext.keptStackWords else {
-            stack.deallocate()
-            return nil
-        }
-        return (stack, stackCapacity)
+        if stackCapacity > ExecutionContext.keptStackWords { releaseSpareStack() }
+    }
+
+    /// Frees the register stack kept by `recycle()`, if any.
+    mutating func releaseSpareStack() {
+        if stackCapacity > 0 { stack.deallocate() }
+        stackCapacity = 0
     }
 }

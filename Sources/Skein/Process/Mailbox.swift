@@ -45,8 +45,6 @@ struct Mailbox: @unchecked Sendable {
         let tail: Atomic<UInt>
         /// First node (consumer only).
         var head: UnsafeMutablePointer<UInt64>
-        /// The permanent stub node that keeps the queue non-empty.
-        let stub: UnsafeMutablePointer<UInt64>
         /// Messages taken out of the queue but skipped by a selective receive, in arrival order.
         var savedHead: UnsafeMutablePointer<UInt64>?
         var savedTail: UnsafeMutablePointer<UInt64>?
@@ -56,32 +54,40 @@ struct Mailbox: @unchecked Sendable {
         var scan = ScanState()
 
         init(stub: UnsafeMutablePointer<UInt64>) {
-            self.stub = stub
             head = stub
             tail = Atomic(UInt(bitPattern: stub))
         }
     }
 
-    /// An empty mailbox.
+    /// An empty mailbox. The stub node lives right after the fields, in the same allocation
+    /// (one `malloc` chunk per mailbox rather than two: 16 bytes less per idle process).
     init() {
-        let stub = UnsafeMutablePointer<UInt64>.allocate(capacity: MessageNode.headerWords)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Mailbox.storageBytes, alignment: MemoryLayout<MailboxStorage>.alignment)
+        let stub = (raw + MemoryLayout<MailboxStorage>.stride).bindMemory(to: UInt64.self, capacity: MessageNode.headerWords)
         stub.initialize(repeating: 0, count: MessageNode.headerWords)
-        storage = .allocate(capacity: 1)
+        storage = raw.bindMemory(to: MailboxStorage.self, capacity: 1)
         storage.initialize(to: MailboxStorage(stub: stub))
     }
+
+    /// Bytes of a mailbox's allocation: its fields, then its stub node.
+    private static let storageBytes = MemoryLayout<MailboxStorage>.stride + MessageNode.headerWords * MemoryLayout<UInt64>.stride
 
     /// Frees every message and the mailbox itself.
     func destroy() {
         drain()
-        storage.pointee.stub.deallocate()
         storage.deinitialize(count: 1)
-        storage.deallocate()
+        UnsafeMutableRawPointer(storage).deallocate()
     }
 
     /// Number of messages in the queue, not counting the save queue (sequentially consistent:
     /// one side of the suspend protocol's Dekker pair).
     var messageCount: Int { storage.pointee.count.load(ordering: .sequentiallyConsistent) }
-    private var stub: UnsafeMutablePointer<UInt64> { storage.pointee.stub }
+    /// The permanent stub node that keeps the queue non-empty: the words right after the
+    /// fields (not a field pointing to them: 8 bytes less keeps the allocation in a smaller
+    /// `malloc` size class).
+    @inline(__always) private var stub: UnsafeMutablePointer<UInt64> {
+        (UnsafeMutableRawPointer(storage) + MemoryLayout<MailboxStorage>.stride).assumingMemoryBound(to: UInt64.self)
+    }
     private var head: UnsafeMutablePointer<UInt64> {
         get { storage.pointee.head }
         nonmutating set { storage.pointee.head = newValue }
@@ -327,13 +333,14 @@ struct Mailbox: @unchecked Sendable {
 
 /// A receive in progress: where its scan of the save queue stands.
 struct ScanState {
-    /// Whether a scan is in progress.
-    var active = false
+    // (Words first, then the flags in the optional's tail: 27 bytes, not 41, in every mailbox.)
     /// The node after which the cursor stands (nil: before the first saved message).
     var previous: UnsafeMutablePointer<UInt64>?
     /// Where the next scan starts, when `markSet` (nil: at the beginning).
     var mark: UnsafeMutablePointer<UInt64>?
-    var markSet = false
     /// The scan's timeout deadline, monotonic ns.
     var deadline: Int64?
+    /// Whether a scan is in progress.
+    var active = false
+    var markSet = false
 }

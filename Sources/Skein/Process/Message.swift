@@ -1,3 +1,4 @@
+import Synchronization
 /// A message in flight: a node of a mailbox queue followed by a private copy of the value's
 /// objects, so the receiver can read it without touching the sender's heap.
 ///
@@ -187,6 +188,8 @@ final class NodeDepot: @unchecked Sendable {
 
     /// The first node of each full magazine.
     private let magazines = Locked<[UnsafeMutablePointer<UInt64>]>([])
+    /// Magazines handed to caches so far (statistics).
+    let magazinesTaken = Atomic<Int>(0)
 
     init() {}
 
@@ -213,6 +216,8 @@ final class NodeDepot: @unchecked Sendable {
 
     /// The first node of a full magazine, if the depot has one.
     func takeMagazine() -> UnsafeMutablePointer<UInt64>? {
-        magazines.withLock { $0.popLast() }
+        let head = magazines.withLock { $0.popLast() }
+        if head != nil { magazinesTaken.add(1, ordering: .relaxed) }
+        return head
     }
 }

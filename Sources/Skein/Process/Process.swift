@@ -29,32 +29,20 @@ final class Process: @unchecked Sendable {
     let mailbox = Mailbox()
     /// Registers, heap and frames (runner only; nil when the slot is free).
     var context: UnsafeMutablePointer<ExecutionContext>?
-    /// What the last process in this slot left for the next one: the memory of its context and
-    /// a small register stack, so spawning into a reused slot allocates nothing (written by the
-    /// runner that ends a process, read by the spawner that reuses the slot; the hand-over of
-    /// the slot through the process table's free lists orders the two).
-    var spareContext: (memory: UnsafeMutablePointer<ExecutionContext>, stack: ExecutionContext.SpareStack?)?
+    /// What the last process in this slot left for the next one: the memory of its context,
+    /// still holding its small register stack (`ExecutionContext.recycle`), so spawning into a
+    /// reused slot allocates nothing (written by the runner that ends a process, read by the
+    /// spawner that reuses the slot; the hand-over of the slot through the process table's free
+    /// lists orders the two).
+    var spareContext: UnsafeMutablePointer<ExecutionContext>?
     /// This incarnation's pid (runner only).
     var pid: UInt64 = 0
-    /// Whether the current suspension armed a timeout (runner only).
-    var armedTimeout = false
-    /// Set when the process resumed because its timeout fired; the `recv` or `sleep` that
-    /// suspended consumes it (runner only).
-    var timedOut = false
     /// The result of the IO operation the process is suspended in, set by the IO thread before
     /// it wakes the process; the `io` instruction consumes it when it runs again.
     /// A message node (`IOResults.swift`): the runner copies it into the heap and frees it.
     var ioResult: MessageNode?
-    /// The result of an async host function call, set by its task before the wake-up that
-    /// resumes the process (the wake CAS orders the two), taken by the re-run `callhost`.
-    var hostCallResult: HostCallResult?
-    /// Whether this incarnation may hold IO handles (runner only): if so, its exit closes them.
-    var usedIO = false
     /// Reductions used over this incarnation's life (runner only; for statistics).
     var reductions = 0
-    /// Whether a host thread waits for this incarnation's end (`runMain`): set by the spawner
-    /// before the pid is published, read by the runner that ends it.
-    var isWatched = false
 
     // MARK: Fault tolerance (docs/processes.md)
 
@@ -62,6 +50,32 @@ final class Process: @unchecked Sendable {
     /// as it acts, and checks at the start of each slice (relaxed: a signal it misses by a
     /// hair is seen at the next slice or receive, and the push itself is what wakes it).
     let pendingSignals = Atomic<Int>(0)
+    /// Processes linked with this one (runner only).
+    var links: Set<UInt64> = []
+    /// Monitors this process holds: reference → monitored pid (runner only).
+    var monitors: [UInt64: UInt64] = [:]
+    /// Monitors on this process: reference → watching pid (runner only).
+    var watchers: [UInt64: UInt64] = [:]
+    /// Why the process is ending, once decided (runner only): a node holding the reason; nil
+    /// when it ends by returning (`:normal`).
+    var exitReason: MessageNode?
+
+    // MARK: Small fields, together (each field starts where the one before ends, so these fill
+    // the optional's tail instead of padding a word apiece: an idle process stays small)
+
+    /// The result of an async host function call, set by its task before the wake-up that
+    /// resumes the process (the wake CAS orders the two), taken by the re-run `callhost`.
+    var hostCallResult: HostCallResult?
+    /// Whether the current suspension armed a timeout (runner only).
+    var armedTimeout = false
+    /// Set when the process resumed because its timeout fired; the `recv` or `sleep` that
+    /// suspended consumes it (runner only).
+    var timedOut = false
+    /// Whether this incarnation may hold IO handles (runner only): if so, its exit closes them.
+    var usedIO = false
+    /// Whether a host thread waits for this incarnation's end (`runMain`): set by the spawner
+    /// before the pid is published, read by the runner that ends it.
+    var isWatched = false
     /// What a process suspended as `.sleeping` waits for (`SleepReason`): it decides what an
     /// exit signal does to it. Written by the runner before it suspends (published by the
     /// suspension's sequentially consistent store), read by signal senders after they load the
@@ -74,17 +88,8 @@ final class Process: @unchecked Sendable {
     /// Whether a name may be registered for this slot's process (`Registry.remove` skips the
     /// registry's lock when it is down; the Dekker argument is in `Registry`).
     let mayHaveName = Atomic<Bool>(false)
-    /// Processes linked with this one (runner only).
-    var links: Set<UInt64> = []
-    /// Monitors this process holds: reference → monitored pid (runner only).
-    var monitors: [UInt64: UInt64] = [:]
-    /// Monitors on this process: reference → watching pid (runner only).
-    var watchers: [UInt64: UInt64] = [:]
     /// Whether exit signals arrive as `{:EXIT, pid, reason}` messages (runner only).
     var trapsExits = false
-    /// Why the process is ending, once decided (runner only): a node holding the reason; nil
-    /// when it ends by returning (`:normal`).
-    var exitReason: MessageNode?
 
     /// Clears the fault-tolerance state for a new incarnation (runner of the spawn).
     func resetLinks() {
@@ -109,8 +114,8 @@ final class Process: @unchecked Sendable {
         }
         context?.deallocate()
         if let spareContext {
-            spareContext.stack?.stack.deallocate()
-            spareContext.memory.deallocate()
+            spareContext.pointee.releaseSpareStack()
+            spareContext.deallocate()
         }
     }
 
@@ -119,17 +124,16 @@ final class Process: @unchecked Sendable {
     func retireContext() {
         guard let context else { return }
         self.context = nil
-        let stack = context.pointee.recycle()
-        context.deinitialize(count: 1)
-        spareContext = (context, stack)
+        context.pointee.recycle()
+        spareContext = context
     }
 
     /// Sets up the context of a new process in this slot, reusing what the last one left.
-    func startContext(_ make: (ExecutionContext.SpareStack?) -> ExecutionContext) {
+    func startContext(_ make: (_ spare: UnsafeMutablePointer<ExecutionContext>?) -> ExecutionContext) {
         let spare = spareContext
         spareContext = nil
-        let memory = spare?.memory ?? .allocate(capacity: 1)
-        memory.initialize(to: make(spare?.stack))
+        let memory = spare ?? .allocate(capacity: 1)
+        memory.initialize(to: make(spare))
         context = memory
     }
 }

@@ -262,9 +262,9 @@ final class Runtime: @unchecked Sendable {
         guard let (process, pid) = table.allocate(cache: worker?.slotCache) else {
             throw Fault(kind: .systemLimit, detail: "the process limit (\(table.capacity)) is reached")
         }
-        process.startContext { spareStack in
+        process.startContext { spare in
             ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
-                             heapLimitWords: heapLimitWords, budget: memoryBudget, reusing: spareStack)
+                             heapLimitWords: heapLimitWords, budget: memoryBudget, reusing: spare)
         }
         let context = process.context!
         if words > 0 {

@@ -35,8 +35,17 @@ final class GlobalQueue: @unchecked Sendable {
             let item = buffer[head]
             head = (head + 1) % buffer.count
             count -= 1
+            // A burst (a spawn storm overflowing the local rings) can grow the buffer to
+            // megabytes; once it has drained, give that memory back.
+            if count == 0, buffer.count > Deque.keptCapacity {
+                buffer = Array(repeating: 0, count: Deque.keptCapacity)
+                head = 0
+            }
             return item
         }
+
+        /// Largest buffer kept once the queue is empty.
+        static let keptCapacity = 1024
     }
 
     /// Appends items in order.
