@@ -137,7 +137,7 @@ struct ExecutionContext {
     /// its register stack is kept if it is large enough, so a short-lived process costs no
     /// allocation for its registers.
     init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max,
-         budget: MemoryBudget? = nil, reusing spare: UnsafeMutablePointer<ExecutionContext>? = nil) {
+         budget: Unmanaged<MemoryBudget>? = nil, reusing spare: UnsafeMutablePointer<ExecutionContext>? = nil) {
         let info = program.functions[function]
         heap = Heap(limitWords: heapLimitWords, budget: budget)
         if let spare, spare.pointee.stackCapacity > 0, spare.pointee.stackCapacity >= info.frameWords {

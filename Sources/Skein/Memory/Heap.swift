@@ -64,10 +64,10 @@ struct Heap {
 
     /// An empty heap that may hold up to `limitWords` live words; no memory is taken until the
     /// first allocation.
-    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max, budget: MemoryBudget? = nil) {
+    init(initialWords: Int = Heap.initialWords, limitWords: Int = Int.max, budget: Unmanaged<MemoryBudget>? = nil) {
         self.targetWords = initialWords
         self.limitWords = limitWords
-        self.budgetReference = budget.map { Unmanaged.passUnretained($0) }
+        self.budgetReference = budget
     }
 
     /// Words in the current space.

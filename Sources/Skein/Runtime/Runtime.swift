@@ -68,6 +68,9 @@ final class Runtime: @unchecked Sendable {
     let capabilities: Capabilities
     /// The VM-wide memory account, with `VM.Options.maxMemoryBytes`.
     let memoryBudget: MemoryBudget?
+    /// `memoryBudget`, unretained for the heaps (the runtime outlives every process), so a spawn
+    /// does no reference counting for it.
+    private let memoryBudgetReference: Unmanaged<MemoryBudget>?
     /// Reductions the run may still use, with `VM.Options.maxReductions` (`Int.max`: no
     /// budget). Each slice subtracts what it used; relaxed, as it orders nothing else.
     let reductionsLeft = Atomic<Int>(Int.max)
@@ -84,6 +87,7 @@ final class Runtime: @unchecked Sendable {
         self.hostFunctions = hostFunctions
         self.capabilities = capabilities
         self.memoryBudget = memoryLimitBytes.map { MemoryBudget(limitWords: $0 / 8) }
+        self.memoryBudgetReference = memoryBudget.map { Unmanaged.passUnretained($0) }
         if let reductionLimit { reductionsLeft.store(reductionLimit, ordering: .relaxed) }
         let heapLimitWords = max(heapLimitBytes / 8, 1024)
         self.heapLimitWords = heapLimitWords
@@ -264,7 +268,7 @@ final class Runtime: @unchecked Sendable {
         }
         process.startContext { spare in
             ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
-                             heapLimitWords: heapLimitWords, budget: memoryBudget, reusing: spare)
+                             heapLimitWords: heapLimitWords, budget: memoryBudgetReference, reusing: spare)
         }
         let context = process.context!
         if words > 0 {

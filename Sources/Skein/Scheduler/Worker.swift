@@ -58,6 +58,11 @@ final class Worker: @unchecked Sendable {
     /// The pool (which owns this worker; `unowned(unsafe)` keeps reference counting off the
     /// scheduling path, and is sound because the pool outlives its workers' threads).
     unowned(unsafe) let scheduler: Scheduler
+    /// The pool's global queue and parking, unretained like `scheduler` (the pool owns them
+    /// for longer than this worker's thread runs): reading them through `scheduler` retained
+    /// and released each, twice per wake-up on the message path.
+    private let globalQueue: Unmanaged<GlobalQueue>
+    private let idleWorkers: Unmanaged<Idle>
     private var thread: Thread?
     private var random: UInt64
     /// Scheduling ticks: calls to `findWork` so far (the global-queue interval counts them).
@@ -97,6 +102,8 @@ final class Worker: @unchecked Sendable {
         self.index = index
         self.scheduler = scheduler
         self.nodeCache = NodeCache(depot: scheduler.nodeDepot)
+        self.globalQueue = .passUnretained(scheduler.global)
+        self.idleWorkers = .passUnretained(scheduler.idle)
         self.random = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
@@ -118,21 +125,31 @@ final class Worker: @unchecked Sendable {
     @inline(__always) func pushNext(_ process: Process) {
         let previous = next.exchange(UInt(bitPattern: Unmanaged.passUnretained(process).toOpaque()), ordering: .acquiringAndReleasing)
         if previous != 0 {
-            queue.push(previous, overflow: scheduler.global)
-            scheduler.idle.notify()
+            enqueue(previous)
+            notifyIdle()
         }
     }
 
     /// Queues a runnable process at the back of the local queue.
     @inline(__always) func pushBack(_ process: Process, notify: Bool = true) {
-        queue.push(UInt(bitPattern: Unmanaged.passUnretained(process).toOpaque()), overflow: scheduler.global)
-        if notify { scheduler.idle.notify() }
+        enqueue(UInt(bitPattern: Unmanaged.passUnretained(process).toOpaque()))
+        if notify { notifyIdle() }
     }
 
     /// Before a long blocking call: make sure another worker can take this worker's queued
     /// work and next slot.
     func offerWork() {
-        if next.load(ordering: .relaxed) != 0 || queue.count > 0 { scheduler.idle.notify() }
+        if next.load(ordering: .relaxed) != 0 || queue.count > 0 { notifyIdle() }
+    }
+
+    /// Pushes a process's bits onto the local ring (its older half overflows to the global queue).
+    @inline(__always) private func enqueue(_ bits: UInt) {
+        globalQueue._withUnsafeGuaranteedRef { queue.push(bits, overflow: $0) }
+    }
+
+    /// Wakes a parked worker if nobody is searching (`Idle.notify`).
+    @inline(__always) private func notifyIdle() {
+        idleWorkers._withUnsafeGuaranteedRef { $0.notify() }
     }
 
     private func takeNext() -> Unmanaged<Process>? {
@@ -197,9 +214,7 @@ final class Worker: @unchecked Sendable {
         // here split producer/consumer pairs across the cores at every slice (counting swung
         // between 160 and 480 ms). Independent work still spreads: a process that uses up its
         // slice while others are queued notifies (`runSlice`'s `.exhausted` path).
-        if let parked = takeNext() {
-            queue.push(UInt(bitPattern: parked.toOpaque()), overflow: scheduler.global)
-        }
+        if let parked = takeNext() { enqueue(UInt(bitPattern: parked.toOpaque())) }
     }
 
     /// Finds a runnable process, looking in this order: the global queue first on every
@@ -228,14 +243,17 @@ final class Worker: @unchecked Sendable {
     }
 
     private func takeFromGlobal() -> Unmanaged<Process>? {
-        guard scheduler.global.length.load(ordering: .acquiring) > 0 else { return nil }
+        guard globalQueue._withUnsafeGuaranteedRef({ $0.length.load(ordering: .acquiring) }) > 0 else { return nil }
         stealBatch.removeAll(keepingCapacity: true)
         // A fair share for each worker (so one worker does not drain a burst the others could
         // run), at most half a ring (so the local push cannot overflow straight back).
-        let share = scheduler.global.length.load(ordering: .relaxed) / scheduler.workers.count + 1
-        scheduler.global.pop(max: min(share, RunQueue.capacity / 2), into: &stealBatch)
+        let workers = scheduler.workers.count
+        globalQueue._withUnsafeGuaranteedRef { global in
+            let share = global.length.load(ordering: .relaxed) / workers + 1
+            global.pop(max: min(share, RunQueue.capacity / 2), into: &stealBatch)
+        }
         guard let first = stealBatch.first else { return nil }
-        for bits in stealBatch.dropFirst() { queue.push(bits, overflow: scheduler.global) }
+        for bits in stealBatch.dropFirst() { enqueue(bits) }
         return Worker.process(first)
     }
 
@@ -252,7 +270,7 @@ final class Worker: @unchecked Sendable {
             stealBatch.removeAll(keepingCapacity: true)
             if victim.queue.stealHalf(into: &stealBatch) > 0 {
                 stats.steals.increment()
-                for bits in stealBatch.dropFirst() { queue.push(bits, overflow: scheduler.global) }
+                for bits in stealBatch.dropFirst() { enqueue(bits) }
                 return Worker.process(stealBatch[0])
             }
             guard includeNextSlots, victim.next.load(ordering: .acquiring) != 0 else { continue }
