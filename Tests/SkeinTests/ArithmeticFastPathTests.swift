@@ -98,3 +98,52 @@ import Testing
         #expect(!r.status.hasReturned && r.errors.contains("division by zero"), "\(r.status) \(r.errors)")
     }
 }
+
+/// `get`'s fast path (`ElementAccess`) and the general path it falls back to, through the
+/// interpreter: every in-range element of tuples and arrays, and each way an index can miss.
+@Suite struct ElementAccessTests {
+    @Test func elementsInRangeComeFromTheFastPath() throws {
+        let r = try runProgram("""
+        func main/0
+            load  r0, {10, :a, "s", {1}, 2.5}
+            load  r9, 0
+            array r1, r9, 0
+            load  r5, 7
+            push  r1, r5
+            push  r1, r0
+            load  r5, nil
+            push  r1, r5
+            load  r2, 0
+        tuple:
+            get   r3, r0, r2
+            print r3
+            add   r2, r2, 1
+            jlt   r2, 5, tuple
+            geti  r3, r1, 0
+            print r3
+            geti  r3, r1, 1
+            print r3
+            geti  r3, r1, 2
+            print r3
+            load  r4, "AB"
+            geti  r3, r4, 1            ; a string: the general path
+            print r3
+            ret   r9
+        end
+        """)
+        #expect(r.output == "10\n:a\ns\n{1}\n2.5\n7\n{10, :a, \"s\", {1}, 2.5}\nnil\n66\n", "\(r.output)")
+    }
+
+    @Test(arguments: [
+        ("load r0, {1, 2}\n    geti r1, r0, 2", "index 2 of a collection of 2"),
+        ("load r0, {1, 2}\n    geti r1, r0, -1", "index -1 of a collection of 2"),
+        ("load r9, 0\n    array r0, r9, 0\n    geti r1, r0, 0", "index 0 of a collection of 0"),
+        ("load r9, 0\n    array r0, r9, 0\n    push r0, r9\n    geti r1, r0, 1", "index 1 of a collection of 1"),
+        ("load r0, {1, 2}\n    load r2, :x\n    get r1, r0, r2", "an index must be an integer"),
+        ("load r0, 5\n    geti r1, r0, 0", "get needs a tuple, array, string or binary"),
+    ])
+    func missesTakeTheGeneralPathAndItsErrors(body: String, message: String) throws {
+        let r = try runProgram("func main/0\n    \(body)\n    ret r1\nend\n")
+        #expect(!r.status.hasReturned && r.errors.contains(message), "\(r.errors)")
+    }
+}

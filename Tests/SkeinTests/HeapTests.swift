@@ -159,4 +159,16 @@ import Testing
         #expect(result.peakRSSBytes > 0, "the child's VmHWM was never read")
         #expect(result.peakRSSBytes < 64 << 20, "peak RSS \(result.peakRSSBytes >> 20) MiB")
     }
+
+    /// `HeapObject.kind(fromHeader:)` turns a header into its kind without `HeapKind(rawValue:)`,
+    /// relying on the cases being numbered 1, 2, … in declaration order: a new kind numbered out
+    /// of order fails here, not as a wrong kind at run time.
+    @Test func everyKindSurvivesItsHeader() {
+        for (index, kind) in HeapKind.allCases.enumerated() {
+            #expect(Int(kind.rawValue) == index + 1, "\(kind) is not numbered in declaration order")
+            for payload in [0, 1, 5, 1 << 40] {
+                #expect(HeapObject.kind(fromHeader: HeapObject.header(kind, payloadWords: payload)) == kind)
+            }
+        }
+    }
 }

@@ -95,7 +95,7 @@ extension IOService {
         if result < 0 { return complete(waiter, .uvError(Int32(result))) }
         guard let bytes else { return complete(waiter, .error("EOF", "end of file")) }
         waiter.handle?.offset += Int64(result)
-        bytesRead.add(result, ordering: .relaxed)
+        bytesRead.wrappingAdd(result, ordering: .relaxed)
         complete(waiter, bytes)
     }
 
@@ -114,7 +114,7 @@ extension IOService {
         let result = Int(req.pointee.result)
         let waiter = finishFS(req)
         if result < 0 { return complete(waiter, .uvError(Int32(result))) }
-        bytesWritten.add(result, ordering: .relaxed)
+        bytesWritten.wrappingAdd(result, ordering: .relaxed)
         complete(waiter, .ok(.int(Int64(result))))
     }
 
@@ -149,7 +149,7 @@ extension IOService {
         let job = Unmanaged<ReadFileJob>.fromOpaque(work.pointee.data).takeRetainedValue()
         work.deallocate()
         if let bytes = job.bytes {
-            bytesRead.add(bytes.count, ordering: .relaxed)
+            bytesRead.wrappingAdd(bytes.count, ordering: .relaxed)
             complete(job.waiter, bytes.withUnsafeBytes { okBytes($0, job.waiter.resultMode) })
         } else {
             complete(job.waiter, job.error ?? .error("EIO", "read failed"))

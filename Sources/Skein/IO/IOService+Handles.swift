@@ -12,7 +12,7 @@ extension IOService {
         let handle = IOHandle(id: nextHandle, kind: kind, owner: owner)
         nextHandle += 1
         handles[handle.id] = handle
-        openHandles.add(1, ordering: .relaxed)
+        openHandles.wrappingAdd(1, ordering: .relaxed)
         return handle
     }
 
@@ -21,7 +21,7 @@ extension IOService {
         guard handle.isOpen else { return }
         handle.isOpen = false
         handles.removeValue(forKey: handle.id)
-        openHandles.subtract(1, ordering: .relaxed)
+        openHandles.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// Closes a handle; requests waiting on it end with an error.

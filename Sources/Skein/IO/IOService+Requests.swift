@@ -13,7 +13,7 @@ import Foundation
 extension IOService {
     /// Starts (or answers at once) a request taken from the queue.
     func start(_ request: IORequest) {
-        operations.add(1, ordering: .relaxed)
+        operations.wrappingAdd(1, ordering: .relaxed)
         switch request.operation {
         case .tcpListen(let host, let port): listen(request, host: host, port: port)
         case .tcpAccept(let id): accept(request, id)

@@ -47,7 +47,7 @@ extension IOService {
         }
         switch found {
         case .piece(let piece):
-            bytesRead.add(piece.bytes.count, ordering: .relaxed)
+            bytesRead.wrappingAdd(piece.bytes.count, ordering: .relaxed)
             let mode = pending.waiter.resultMode
             let result = handle.buffer.hand(piece) { okBytes($0, mode) }
             finishRead(handle, result)
@@ -146,7 +146,7 @@ extension IOService {
                 return uv_try_write(stream(tcp), &buf, 1)
             }
             if Int(written) == bytes.count {
-                bytesWritten.add(bytes.count, ordering: .relaxed)
+                bytesWritten.wrappingAdd(bytes.count, ordering: .relaxed)
                 return complete(request, .ok(.int(Int64(bytes.count))))
             }
             if written < 0 && written != Int32(UV_EAGAIN.rawValue) { return complete(request, .uvError(written)) }
@@ -177,7 +177,7 @@ extension IOService {
     func written(_ waiter: PendingIO, status: Int32) {
         guard case .write(_, let data)? = waiter.request?.operation else { return }
         let bytes = data.count
-        if status == 0 { bytesWritten.add(bytes, ordering: .relaxed) }
+        if status == 0 { bytesWritten.wrappingAdd(bytes, ordering: .relaxed) }
         complete(waiter, status == 0 ? .ok(.int(Int64(bytes))) : .uvError(status))
     }
 }

@@ -47,7 +47,7 @@ extension IOService {
         if result > 0 {
             let data = UnsafeRawPointer(req) + MemoryLayout<uv_fs_t>.stride
             stdinBuffer.append(UnsafeRawBufferPointer(start: data, count: result))
-            bytesRead.add(result, ordering: .relaxed)
+            bytesRead.wrappingAdd(result, ordering: .relaxed)
         } else {
             stdinBuffer.eof = true
         }

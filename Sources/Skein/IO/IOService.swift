@@ -108,14 +108,14 @@ final class IOService: @unchecked Sendable {
     /// Hands a request to the IO thread. Safe from any thread.
     func submit(_ request: IORequest) {
         queue.withLock { $0.append(request) }
-        fence.add(1, ordering: .sequentiallyConsistent)
+        fence.wrappingAdd(1, ordering: .sequentiallyConsistent)
         uv_async_send(wakeup)
     }
 
     /// Closes every handle and the loop, and waits for the thread to end.
     func stop() {
         queue.withLock { _ in stopping = true }
-        fence.add(1, ordering: .sequentiallyConsistent)
+        fence.wrappingAdd(1, ordering: .sequentiallyConsistent)
         uv_async_send(wakeup)
         while !stopped.load(ordering: .acquiring) { usleep(1000) }
     }

@@ -211,8 +211,16 @@ struct Interpreter<Host: SliceHost> {
                     case .tuple: try makeTuple(word)
                     case .array: try makeArray(word)
                     case .len: regs[word.fieldA] = try Interpreter.length(Value(raw: regs[word.fieldB])).raw
-                    case .get: regs[word.fieldA] = try Interpreter.element(Value(raw: regs[word.fieldB]), index: Value(raw: regs[word.fieldC]))
-                    case .geti: regs[word.fieldA] = try Interpreter.element(Value(raw: regs[word.fieldB]), index: Value(raw: word.immediateC))
+                    case .get:
+                        let container = regs[word.fieldB], index = regs[word.fieldC]
+                        if let element = ElementAccess.element(container, index) { regs[word.fieldA] = element } else {
+                            regs[word.fieldA] = try Interpreter.element(Value(raw: container), index: Value(raw: index))
+                        }
+                    case .geti:
+                        let container = regs[word.fieldB], index = word.immediateC
+                        if let element = ElementAccess.element(container, index) { regs[word.fieldA] = element } else {
+                            regs[word.fieldA] = try Interpreter.element(Value(raw: container), index: Value(raw: index))
+                        }
                     case .set: try Interpreter.setElement(Value(raw: regs[word.fieldA]), index: Value(raw: regs[word.fieldB]), to: regs[word.fieldC])
                     case .seti: try Interpreter.setElement(Value(raw: regs[word.fieldA]), index: Value(raw: word.immediateB), to: regs[word.fieldC])
                     case .push: try push(word)

@@ -214,7 +214,7 @@ struct Copier {
         while scan < free {
             let header = scan.pointee
             let payload = Int(header >> 8)
-            let kind = HeapKind(rawValue: UInt8(truncatingIfNeeded: header >> 1) & 0x7F)!
+            let kind = HeapObject.kind(fromHeader: header)
             if HeapObject.holdsValues(kind) {
                 visit(scan + 1, count: payload)
             }

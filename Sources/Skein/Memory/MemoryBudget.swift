@@ -33,6 +33,6 @@ final class MemoryBudget: Sendable {
 
     /// Gives back `words` words.
     func release(_ words: Int) {
-        usedWords.subtract(words, ordering: .relaxed)
+        usedWords.wrappingSubtract(words, ordering: .relaxed)
     }
 }

@@ -120,7 +120,7 @@ struct Mailbox: @unchecked Sendable {
     @discardableResult
     func push(_ message: MessageNode) -> Int {
         link(message.raw)
-        return storage.pointee.count.add(1, ordering: .sequentiallyConsistent).newValue
+        return storage.pointee.count.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
     }
 
     private func link(_ node: UnsafeMutablePointer<UInt64>) {
@@ -146,7 +146,7 @@ struct Mailbox: @unchecked Sendable {
         while true {
             if storage.pointee.count.load(ordering: .acquiring) == 0 { return nil }
             if let node = tryDequeue() {
-                storage.pointee.count.subtract(1, ordering: .relaxed)
+                storage.pointee.count.wrappingSubtract(1, ordering: .relaxed)
                 return MessageNode(raw: node)
             }
             // A producer is between its swap and its link: it will finish in a moment.

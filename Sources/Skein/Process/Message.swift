@@ -217,7 +217,7 @@ final class NodeDepot: @unchecked Sendable {
     /// The first node of a full magazine, if the depot has one.
     func takeMagazine() -> UnsafeMutablePointer<UInt64>? {
         let head = magazines.withLock { $0.popLast() }
-        if head != nil { magazinesTaken.add(1, ordering: .relaxed) }
+        if head != nil { magazinesTaken.wrappingAdd(1, ordering: .relaxed) }
         return head
     }
 }

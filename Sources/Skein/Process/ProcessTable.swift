@@ -57,9 +57,9 @@ final class ProcessTable: @unchecked Sendable {
             while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
             process.mailbox.drain()
         } else {
-            let slot = nextFresh.add(1, ordering: .relaxed).oldValue
+            let slot = nextFresh.wrappingAdd(1, ordering: .relaxed).oldValue
             guard slot < capacity else {
-                nextFresh.subtract(1, ordering: .relaxed)
+                nextFresh.wrappingSubtract(1, ordering: .relaxed)
                 return nil
             }
             process = Process(slot: slot)
@@ -68,7 +68,7 @@ final class ProcessTable: @unchecked Sendable {
         let generation = (process.pid >> ProcessTable.slotBits) + 1
         let pid = generation << ProcessTable.slotBits | UInt64(process.slot)
         process.pid = pid
-        let now = live.add(1, ordering: .relaxed).newValue
+        let now = live.wrappingAdd(1, ordering: .relaxed).newValue
         var peak = peakLive.load(ordering: .relaxed)
         while now > peak {
             let (exchanged, original) = peakLive.compareExchange(expected: peak, desired: now, ordering: .relaxed)
@@ -95,13 +95,13 @@ final class ProcessTable: @unchecked Sendable {
     /// has room, else (with half the cache) into the shared list.
     func release(_ process: Process, cache: SlotCache? = nil) {
         assert(process.incarnation.load(ordering: .relaxed) == 0, "released before it was retired")
-        live.subtract(1, ordering: .sequentiallyConsistent)  // pairs with Runtime.waitForAll
+        live.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // pairs with Runtime.waitForAll
         freeSlot(process.slot, cache: cache)
     }
 
     /// Gives back a slot from `allocate` whose process never started (its spawn failed).
     func abandon(_ process: Process, cache: SlotCache? = nil) {
-        live.subtract(1, ordering: .relaxed)
+        live.wrappingSubtract(1, ordering: .relaxed)
         freeSlot(process.slot, cache: cache)
     }
 
@@ -153,8 +153,8 @@ final class ProcessTable: @unchecked Sendable {
         // Type-stable objects: borrow without retaining (no shared reference count on the
         // message path).
         return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { process in
-            process.senders.add(1, ordering: .sequentiallyConsistent)
-            defer { process.senders.subtract(1, ordering: .releasing) }
+            process.senders.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            defer { process.senders.wrappingSubtract(1, ordering: .releasing) }
             guard process.incarnation.load(ordering: .sequentiallyConsistent) == pid else { return nil }
             return body(process)
         }

@@ -16,7 +16,7 @@ extension Runtime {
     /// Opens a host mailbox; nil at the process limit.
     func openHostMailbox() -> Process? {
         guard let (process, pid) = table.allocate() else { return nil }
-        hostMailboxes.add(1, ordering: .sequentiallyConsistent)
+        hostMailboxes.wrappingAdd(1, ordering: .sequentiallyConsistent)
         process.resetLinks()
         process.trapsExits = true
         process.isHostMailbox.store(true, ordering: .relaxed)
@@ -106,7 +106,7 @@ extension Runtime {
         announceExit(process, reason: reason, worker: nil)
         hostWaiters.withLock { $0[pid] = nil }
         process.isHostMailbox.store(false, ordering: .relaxed)
-        hostMailboxes.subtract(1, ordering: .sequentiallyConsistent)
+        hostMailboxes.wrappingSubtract(1, ordering: .sequentiallyConsistent)
         table.release(process)
     }
 }

@@ -179,8 +179,8 @@ extension Runtime {
 
     /// Blocks until no process is alive.
     func waitForAll() {
-        allWaiters.add(1, ordering: .sequentiallyConsistent)
-        defer { allWaiters.subtract(1, ordering: .sequentiallyConsistent) }
+        allWaiters.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        defer { allWaiters.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
         completion.withLock {
             while table.live.load(ordering: .sequentiallyConsistent) - hostMailboxes.load(ordering: .sequentiallyConsistent) > 0,
                   haltStatus == nil, limitReached == nil, !isStopping {

@@ -183,7 +183,7 @@ final class Runtime: @unchecked Sendable {
     }
 
     /// A fresh unique reference number.
-    func makeReference() -> UInt64 { references.add(1, ordering: .relaxed).newValue }
+    func makeReference() -> UInt64 { references.wrappingAdd(1, ordering: .relaxed).newValue }
 
     /// Suspends `process` while an async host function runs in a task of its own; the task
     /// hands over the result and wakes the process through the same CAS as messages, timeouts
@@ -231,7 +231,7 @@ final class Runtime: @unchecked Sendable {
     /// Takes `used` reductions from the run's budget; the slice that empties it ends the run.
     @inline(never)
     private func chargeReductions(_ used: Int) {
-        if reductionsLeft.subtract(used, ordering: .relaxed).newValue <= 0 { endRun(.reductions) }
+        if reductionsLeft.wrappingSubtract(used, ordering: .relaxed).newValue <= 0 { endRun(.reductions) }
     }
 
     /// Ends the run because of `limit`: workers stop running processes and whoever waits for
@@ -349,7 +349,7 @@ final class Runtime: @unchecked Sendable {
             var ioInterrupt = isSignal ? Runtime.ioInterrupt(for: node) : nil
             let queued = p.mailbox.push(node)
             var interrupts = isSignal
-            if isSignal { p.pendingSignals.add(1, ordering: .sequentiallyConsistent) }
+            if isSignal { p.pendingSignals.wrappingAdd(1, ordering: .sequentiallyConsistent) }
             if queued == mailboxLimit + 1 {
                 floodKill(p)
                 interrupts = true
@@ -408,7 +408,7 @@ final class Runtime: @unchecked Sendable {
         let node = Signal.kill(reason: carrier.value).node(atoms: atoms, cache: nil)
         carrier.free()
         p.mailbox.push(node)
-        p.pendingSignals.add(1, ordering: .sequentiallyConsistent)
+        p.pendingSignals.wrappingAdd(1, ordering: .sequentiallyConsistent)
     }
 
     /// Sends a signal from `sender` (the running process) to `pid`. A link or monitor to a
@@ -422,7 +422,7 @@ final class Runtime: @unchecked Sendable {
         case .link:
             let reply = Signal.exit(from: pid, reason: Value.known(.noproc), linked: true).node(atoms: atoms, cache: worker?.nodeCache)
             sender.mailbox.push(reply)
-            sender.pendingSignals.add(1, ordering: .relaxed)
+            sender.pendingSignals.wrappingAdd(1, ordering: .relaxed)
         case .monitor(_, let ref):
             sender.monitors[ref] = nil
             sender.mailbox.push(down(ref: ref, pid: pid, reason: Value.known(.noproc), cache: worker?.nodeCache))
@@ -484,7 +484,7 @@ final class Runtime: @unchecked Sendable {
             case .failed(var error, let raised):
                 error.pid = .pid(process.pid)
                 reporter.report(error, pid: process.pid)
-                crashes.add(1, ordering: .relaxed)
+                crashes.wrappingAdd(1, ordering: .relaxed)
                 process.exitReason = interpreter.errorValue(error, raised: raised).messageNode(atoms: atoms)
                 finish(process, worker: worker, error: error)
                 return

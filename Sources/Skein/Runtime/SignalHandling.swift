@@ -11,7 +11,7 @@
 extension Runtime {
     /// Acts on the signal in `node` (taking ownership of it) for `process`.
     func handleSignal(_ node: MessageNode, in process: Process, worker: Worker?) -> Mailbox.SignalOutcome {
-        process.pendingSignals.subtract(1, ordering: .relaxed)
+        process.pendingSignals.wrappingSubtract(1, ordering: .relaxed)
         let cache = worker?.nodeCache
         let kind = Signal.Kind(rawValue: node.kind)!
         let payload = node.value.tupleElements

@@ -52,7 +52,7 @@ final class GlobalQueue: @unchecked Sendable {
     func push(_ batch: [UInt]) {
         items.withLock { q in
             for item in batch { q.append(item) }
-            length.add(batch.count, ordering: .releasing)
+            length.wrappingAdd(batch.count, ordering: .releasing)
         }
     }
 
@@ -60,7 +60,7 @@ final class GlobalQueue: @unchecked Sendable {
     func push(_ item: UInt) {
         items.withLock { q in
             q.append(item)
-            length.add(1, ordering: .releasing)
+            length.wrappingAdd(1, ordering: .releasing)
         }
     }
 
@@ -73,7 +73,7 @@ final class GlobalQueue: @unchecked Sendable {
                 batch.append(item)
                 taken += 1
             }
-            length.subtract(taken, ordering: .releasing)
+            length.wrappingSubtract(taken, ordering: .releasing)
         }
     }
 }

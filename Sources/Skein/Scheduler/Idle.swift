@@ -52,7 +52,7 @@ final class Idle: @unchecked Sendable {
 
     private func wakeOne() {
         epoch.bump()
-        wakeups.add(1, ordering: .relaxed)
+        wakeups.wrappingAdd(1, ordering: .relaxed)
         epoch.wakeOne()
     }
 

@@ -66,7 +66,7 @@ final class Scheduler: @unchecked Sendable {
 
     /// Called by each worker thread as it exits.
     func workerStopped() {
-        running.subtract(1, ordering: .sequentiallyConsistent)
+        running.wrappingSubtract(1, ordering: .sequentiallyConsistent)
         exits.bump()
         exits.wakeAll()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import CSkeinSupport
 import Synchronization
 
 /// Per-worker statistics, written by the worker (relaxed atomics so `--stats` and tests can
@@ -176,7 +177,16 @@ final class Worker: @unchecked Sendable {
                 runChain(process)
                 continue
             }
-            // Nothing found: park, rescanning after announcing it.
+            // Nothing found. A searcher keeps looking for a moment before it parks.
+            if searching, let process = spinForWork(searching: &searching) {
+                if searching {
+                    searching = false
+                    scheduler.idle.stopSearching()
+                }
+                runChain(process)
+                continue
+            }
+            // Still nothing: park, rescanning after announcing it.
             let ticket = scheduler.idle.prepareToPark(wasSearching: searching)
             searching = false
             if scheduler.isStopping { scheduler.idle.cancelPark(); break }
@@ -193,6 +203,31 @@ final class Worker: @unchecked Sendable {
         }
         scheduler.workerStopped()
     }
+
+    /// Searches again and again for up to `spinMicroseconds`, yielding the core between
+    /// scans, before the worker parks.
+    ///
+    /// Why: in message-passing workloads work comes back within microseconds, and a parked
+    /// worker costs a futex wake-up, a system call on the producer's critical path, for each
+    /// return. While this worker counts as searching, `Idle.notify` wakes nobody (the searcher
+    /// will find the work), as Go's spinning threads do. Measured on concdict at 2 workers:
+    /// 50,351 futex wake-ups in a run without the spin, 4,635 with it. `sched_yield` between
+    /// scans gives the core to any other runnable thread, so a spinning worker takes little from
+    /// a busy one when there are more workers than cores; and an idle VM parks after the spin, so
+    /// idle stays idle. (200 µs measured no better than 50 on concdict, chameneos, philosophers
+    /// and counting.)
+    private func spinForWork(searching: inout Bool) -> Unmanaged<Process>? {
+        let deadline = skein_monotonic_ns() + Worker.spinMicroseconds * 1000
+        while !scheduler.isStopping {
+            skein_yield()
+            if let process = findWork(searching: &searching) { return process }
+            if !searching || skein_monotonic_ns() > deadline { return nil }
+        }
+        return nil
+    }
+
+    /// How long a worker that found nothing keeps searching before it parks.
+    static let spinMicroseconds: Int64 = 50
 
     /// Runs `first` and then, while the slice budget lasts, processes woken into the next slot.
     private func runChain(_ first: Unmanaged<Process>) {

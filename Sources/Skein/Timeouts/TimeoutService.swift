@@ -84,7 +84,7 @@ final class TimeoutService: @unchecked Sendable {
     }
 
     /// A process with an armed timeout was woken by something else: its entry is now stale.
-    func noteStale() { stale.add(1, ordering: .relaxed) }
+    func noteStale() { stale.wrappingAdd(1, ordering: .relaxed) }
 
     /// Stops the thread and waits for it.
     func stop() {
@@ -133,11 +133,11 @@ final class TimeoutService: @unchecked Sendable {
         while let entry = heap.popDue(now: now) {
             let process = entry.process.takeUnretainedValue()
             if process.state.wake(from: entry.state, timedOut: true) {
-                fired.add(1, ordering: .relaxed)
+                fired.wrappingAdd(1, ordering: .relaxed)
                 wakeProcess(process)
             } else {
                 // Woken earlier: the entry was stale.
-                if stale.load(ordering: .relaxed) > 0 { stale.subtract(1, ordering: .relaxed) }
+                if stale.load(ordering: .relaxed) > 0 { stale.wrappingSubtract(1, ordering: .relaxed) }
             }
         }
     }
@@ -149,6 +149,6 @@ final class TimeoutService: @unchecked Sendable {
             entry.process.takeUnretainedValue().state.load().raw != entry.state.raw
         }
         stale.subtract(min(dropped, staleCount), ordering: .relaxed)
-        purged.add(dropped, ordering: .relaxed)
+        purged.wrappingAdd(dropped, ordering: .relaxed)
     }
 }
