@@ -53,9 +53,9 @@ final class Process: @unchecked Sendable {
     /// Processes linked with this one (runner only).
     var links: Set<UInt64> = []
     /// Monitors this process holds: reference → monitored pid (runner only).
-    var monitors: [UInt64: UInt64] = [:]
+    var monitors = MonitorTable()
     /// Monitors on this process: reference → watching pid (runner only).
-    var watchers: [UInt64: UInt64] = [:]
+    var watchers = MonitorTable()
     /// Why the process is ending, once decided (runner only): a node holding the reason; nil
     /// when it ends by returning (`:normal`).
     var exitReason: MessageNode?
@@ -94,8 +94,8 @@ final class Process: @unchecked Sendable {
     /// Clears the fault-tolerance state for a new incarnation (runner of the spawn).
     func resetLinks() {
         if !links.isEmpty { links.removeAll(keepingCapacity: false) }
-        if !monitors.isEmpty { monitors.removeAll(keepingCapacity: false) }
-        if !watchers.isEmpty { watchers.removeAll(keepingCapacity: false) }
+        monitors.release()
+        watchers.release()
         trapsExits = false
         exitReason?.free()
         exitReason = nil
@@ -106,6 +106,8 @@ final class Process: @unchecked Sendable {
     init(slot: Int) { self.slot = slot }
 
     deinit {
+        monitors.release()
+        watchers.release()
         exitReason?.free()
         ioResult?.free()
         mailbox.destroy()

@@ -110,17 +110,14 @@ extension Runtime {
                 signal(.exit(from: pid, reason: reason, linked: true), to: peer, worker: worker)
             }
         }
-        if !process.watchers.isEmpty {
-            for (ref, watcher) in process.watchers {
-                let message = down(ref: ref, pid: pid, reason: reason, cache: cache)
-                message.setKind(Signal.Kind.down.rawValue)
-                if !push(message, to: watcher, from: worker, isSignal: true) { message.free(cache: cache) }
-            }
+        // (Neither table changes while it is walked: these signals go to other processes.)
+        process.watchers.forEach { ref, watcher in
+            let message = down(ref: ref, pid: pid, reason: reason, cache: cache)
+            message.setKind(Signal.Kind.down.rawValue)
+            if !push(message, to: watcher, from: worker, isSignal: true) { message.free(cache: cache) }
         }
-        if !process.monitors.isEmpty {
-            for (ref, target) in process.monitors {
-                signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)
-            }
+        process.monitors.forEach { ref, target in
+            signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)
         }
         process.resetLinks()
     }
