@@ -80,6 +80,20 @@ import Testing
 
     /// Exactly-once wake: for each suspension, a sender, the timeout thread and an IO
     /// completion race to wake it; exactly one CAS wins.
+    /// `ProcessState.status` decodes its two bits by position, not through `Status(rawValue:)`:
+    /// each status must come back out of every word that holds it.
+    @Test func everyStatusSurvivesItsWord() {
+        for (index, status) in ProcessState.Status.allCases.enumerated() {
+            #expect(Int(status.rawValue) == index, "\(status) is not numbered in declaration order")
+            for generation: UInt64 in [0, 1, 77, 1 << 50] {
+                for timedOut in [false, true] {
+                    let word = ProcessState(status, generation: generation, timedOut: timedOut)
+                    #expect(word.status == status && word.generation == generation && word.timedOut == timedOut)
+                }
+            }
+        }
+    }
+
     @Test func stateWordWakesExactlyOnce() {
         final class Box: @unchecked Sendable { let state = ProcessStateWord() }
         let box = Box()

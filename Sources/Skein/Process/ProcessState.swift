@@ -27,7 +27,7 @@ import Synchronization
 ///   the timeout heap's lazy invalidation.
 struct ProcessState {
     /// Status values (bits 0…1).
-    enum Status: UInt64 {
+    enum Status: UInt64, CaseIterable {
         case running = 0, waiting = 1, sleeping = 2, exited = 3
     }
     /// Set when a timeout made the process runnable.
@@ -36,7 +36,9 @@ struct ProcessState {
     /// The raw word.
     var raw: UInt64
 
-    @inline(__always) var status: Status { Status(rawValue: raw & 0b11)! }
+    /// (Not `Status(rawValue:)`, which Swift compiles to an out-of-line call, one per message
+    /// pushed: two bits always hold one of the four statuses, numbered in declaration order.)
+    @inline(__always) var status: Status { unsafeBitCast(UInt8(truncatingIfNeeded: raw & 0b11), to: Status.self) }
     @inline(__always) var generation: UInt64 { raw >> 8 }
     @inline(__always) var timedOut: Bool { raw & ProcessState.timedOutBit != 0 }
 
