@@ -170,3 +170,77 @@ import Testing
         #expect(depot.magazinesTaken.load(ordering: .relaxed) > 0)
     }
 }
+
+/// The process limit counts live processes, not slots: free slots kept in one worker's cache
+/// never make another worker's spawn fail below the limit.
+@Suite struct ProcessLimitTests {
+    @Test func freeSlotsInAnotherCacheDoNotCountAgainstTheLimit() throws {
+        let table = ProcessTable(capacity: 4, cachingWorkers: 2)
+        let first = SlotCache(), second = SlotCache()
+        defer { first.destroy(); second.destroy() }
+        // Worker one starts and ends four processes: their slots stay in its cache.
+        var ended: [Skein.Process] = []
+        for _ in 0..<4 {
+            let (process, _) = try #require(table.allocate(cache: first))
+            table.publish(process)
+            ended.append(process)
+        }
+        #expect(table.allocate(cache: second) == nil, "a fifth live process passed the limit of 4")
+        for process in ended {
+            table.retire(process)
+            table.release(process, cache: first)
+        }
+        #expect(first.count == 4)
+        // Worker two may still start four, and not a fifth.
+        var alive: [Skein.Process] = []
+        for i in 0..<4 {
+            let started = table.allocate(cache: second)
+            #expect(started != nil, "spawn \(i + 1) of 4 failed with free slots in the other cache")
+            if let (process, _) = started {
+                table.publish(process)
+                alive.append(process)
+            }
+        }
+        #expect(table.allocate(cache: second) == nil)
+        #expect(table.live.load(ordering: .relaxed) == 4)
+        for process in alive {
+            table.retire(process)
+            table.release(process, cache: second)
+        }
+    }
+
+    /// Through the VM at 2 workers: a program that starts and ends processes one at a time (so
+    /// their slots end up in both workers' caches) and then holds exactly the limit alive gets
+    /// every spawn up to it, and a system_limit error for the next one.
+    @Test func aVMReachesItsLimitExactlyAtTwoWorkers() throws {
+        let r = try runProgram("""
+        func quick/0
+            ret  r0
+        end
+
+        func idle/0
+            recv r0
+            ret  r0
+        end
+
+        func main/0
+            load  r0, 0
+        churn:                          ; 500 short processes one at a time, on both workers
+            spawnmon r1, quick, r3
+            recv  r2                    ; its {:DOWN, ...}: its slot is free again
+            add   r0, r0, 1
+            jlt   r0, 500, churn
+            load  r0, 1                 ; main is alive too: 63 more reach the limit of 64
+        hold:
+            spawn r1, idle
+            add   r0, r0, 1
+            jlt   r0, 64, hold
+            print r0
+            spawn r1, idle              ; the 65th: a system_limit error
+            ret   r0
+        end
+        """, workers: 2, maxProcesses: 64)
+        #expect(r.output == "64\n", "\(r.output) \(r.errors)")
+        #expect(!r.status.hasReturned && r.errors.contains("process limit (64)"), "\(r.errors)")
+    }
+}

@@ -21,7 +21,8 @@ public final class VM: @unchecked Sendable {
     public struct Options: Sendable {
         /// Worker threads (default: one per core).
         public var workers: Int
-        /// Most processes alive at once.
+        /// Most processes alive at once (host mailboxes included), at most 4,194,304 less a
+        /// few hundred slots per worker that the workers' free-slot caches may hold.
         public var maxProcesses: Int
         /// Where `print` writes.
         public var output: OutputSink

@@ -18,8 +18,12 @@ final class ProcessTable: @unchecked Sendable {
     // Sendable: slots are atomics written once; the free list is locked; the counters are atomic.
     /// Bits of a pid that hold the slot.
     static let slotBits = 22
-    /// Most processes alive at once.
+    /// Most processes alive at once (the process limit).
     let capacity: Int
+    /// Slots in the table: `capacity` plus room for the free slots that workers' caches may
+    /// hold, so a spawn below the limit always finds a slot (in its own cache, the shared list
+    /// or a fresh one) even while other workers' caches keep theirs.
+    let slotCount: Int
     private let slots: UnsafeMutablePointer<Atomic<UInt>>
     private let nextFresh = Atomic<Int>(0)
     private let freeList = Locked<[Int]>([])
@@ -28,18 +32,25 @@ final class ProcessTable: @unchecked Sendable {
     /// Highest `live` seen.
     let peakLive = Atomic<Int>(0)
 
-    init(capacity: Int = 1 << ProcessTable.slotBits) {
-        precondition(capacity <= 1 << ProcessTable.slotBits)
-        self.capacity = capacity
+    /// A table for at most `capacity` live processes, used by `cachingWorkers` workers with a
+    /// `SlotCache` each. The limit is lowered if the slots it needs would not fit in a pid.
+    init(capacity: Int = 1 << ProcessTable.slotBits, cachingWorkers: Int = 0) {
+        // A cache holds at most `SlotCache.capacity` slots, plus the one its worker is freeing;
+        // 64 more for slots that host threads are freeing at the same moment.
+        let slack = cachingWorkers * (SlotCache.capacity + 1) + 64
+        let maxSlots = 1 << ProcessTable.slotBits
+        precondition(capacity >= 1 && slack < maxSlots)
+        self.capacity = min(capacity, maxSlots - slack)
+        slotCount = self.capacity + slack
         // calloc: untouched pages of a large table cost no memory. Zeroed bytes are valid
         // `Atomic<UInt>`s holding 0 (an atomic word is laid out as the bare word).
-        let raw = calloc(capacity, MemoryLayout<UInt>.stride)!
-        slots = raw.bindMemory(to: Atomic<UInt>.self, capacity: capacity)
+        let raw = calloc(slotCount, MemoryLayout<UInt>.stride)!
+        slots = raw.bindMemory(to: Atomic<UInt>.self, capacity: slotCount)
     }
 
     deinit {
         let fresh = nextFresh.load(ordering: .acquiring)
-        for i in 0..<min(fresh, capacity) {
+        for i in 0..<min(fresh, slotCount) {
             let bits = slots[i].load(ordering: .acquiring)
             if bits != 0 { Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
         }
@@ -50,6 +61,12 @@ final class ProcessTable: @unchecked Sendable {
     /// A worker passes its `cache`: free slots come from it first, and a batch at a time from
     /// the shared list.
     func allocate(cache: SlotCache? = nil) -> (Process, UInt64)? {
+        // The limit counts live processes, not slots in use (some free ones sit in caches).
+        let now = live.wrappingAdd(1, ordering: .relaxed).newValue
+        guard now <= capacity else {
+            live.wrappingSubtract(1, ordering: .relaxed)
+            return nil
+        }
         let process: Process
         if let reused = cache?.take() ?? takeShared(refilling: cache) {
             process = self.process(atSlot: reused)!
@@ -58,8 +75,12 @@ final class ProcessTable: @unchecked Sendable {
             process.mailbox.drain()
         } else {
             let slot = nextFresh.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard slot < capacity else {
+            // Does not happen: fewer than `capacity` others are alive, and at most `slotCount -
+            // capacity` free slots are out of reach in other workers' caches or being freed
+            // (`slotCount`'s slack). Should it, the spawn fails with the limit error.
+            guard slot < slotCount else {
                 nextFresh.wrappingSubtract(1, ordering: .relaxed)
+                live.wrappingSubtract(1, ordering: .relaxed)
                 return nil
             }
             process = Process(slot: slot)
@@ -68,7 +89,6 @@ final class ProcessTable: @unchecked Sendable {
         let generation = (process.pid >> ProcessTable.slotBits) + 1
         let pid = generation << ProcessTable.slotBits | UInt64(process.slot)
         process.pid = pid
-        let now = live.wrappingAdd(1, ordering: .relaxed).newValue
         var peak = peakLive.load(ordering: .relaxed)
         while now > peak {
             let (exchanged, original) = peakLive.compareExchange(expected: peak, desired: now, ordering: .relaxed)
@@ -137,7 +157,7 @@ final class ProcessTable: @unchecked Sendable {
     /// The process object of `slot`, if that slot was ever used. Unretained, which is sound:
     /// the table holds a reference to every process object until it is freed itself.
     func process(atSlot slot: Int) -> Process? {
-        guard slot < capacity else { return nil }
+        guard slot < slotCount else { return nil }
         let bits = slots[slot].load(ordering: .acquiring)
         guard bits != 0 else { return nil }
         return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
@@ -147,7 +167,7 @@ final class ProcessTable: @unchecked Sendable {
     @inline(__always)
     func withLiveProcess<R>(_ pid: UInt64, _ body: (Process) -> R) -> R? {
         let slot = ProcessTable.slot(of: pid)
-        guard slot < capacity else { return nil }
+        guard slot < slotCount else { return nil }
         let bits = slots[slot].load(ordering: .acquiring)
         guard bits != 0 else { return nil }
         // Type-stable objects: borrow without retaining (no shared reference count on the
@@ -162,7 +182,7 @@ final class ProcessTable: @unchecked Sendable {
 
     /// Every process object ever created (for shutdown).
     func forEachProcess(_ body: (Process) -> Void) {
-        for i in 0..<min(nextFresh.load(ordering: .acquiring), capacity) {
+        for i in 0..<min(nextFresh.load(ordering: .acquiring), slotCount) {
             if let p = process(atSlot: i) { body(p) }
         }
     }

@@ -98,7 +98,7 @@ final class Runtime: @unchecked Sendable {
         self.printer = Printer(atoms: atoms, program: program)
         self.output = output
         self.errors = errors
-        self.table = ProcessTable(capacity: maxProcesses)
+        self.table = ProcessTable(capacity: maxProcesses, cachingWorkers: workers)
         self.scheduler = Scheduler(workers: workers, runtime: self)
         self.timeouts = TimeoutService(wakeProcess: { [unowned self] process in self.scheduleWoken(process, from: nil) },
                                        endRun: { [unowned self] in self.endRun(.deadline) })
