@@ -174,10 +174,8 @@ struct ExecutionContext {
 
     /// Frees all memory. The context must not be used afterwards.
     mutating func release() {
-        heap.release()
-        stack.deallocate()
-        frames.release()
-        catches.release()
+        recycle()
+        releaseSpareStack()
     }
 
     /// Frees all memory but a small register stack, which stays in `stack` for the next process

@@ -169,16 +169,10 @@ final class Worker: @unchecked Sendable {
     private func run() {
         var searching = false
         while !scheduler.isStopping {
-            if let process = findWork(searching: &searching) {
-                if searching {
-                    searching = false
-                    scheduler.idle.stopSearching()
-                }
-                runChain(process)
-                continue
-            }
-            // Nothing found. A searcher keeps looking for a moment before it parks.
-            if searching, let process = spinForWork(searching: &searching) {
+            var found = findWork(searching: &searching)
+            // Nothing found: a searcher keeps looking for a moment before it parks.
+            if found == nil, searching { found = spinForWork(searching: &searching) }
+            if let process = found {
                 if searching {
                     searching = false
                     scheduler.idle.stopSearching()
