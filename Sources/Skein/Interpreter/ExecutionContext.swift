@@ -113,17 +113,24 @@ struct ExecutionContext {
     var heap: Heap
     /// Register stack.
     var stack: UnsafeMutablePointer<UInt64>
-    var stackCapacity: Int
     /// Frame stack (callers of the current function).
     var frames = BoundedStack<Frame>()
     /// Open `try` regions, innermost last.
     var catches = BoundedStack<CatchFrame>()
-    /// Where to resume: absolute code index, register base and function index.
-    var pc = 0
-    var base = 0
-    var function = 0
     /// Reductions left in the running slice (`Interpreter.run` counts them here).
     var reductions = 0
+    // The four below are stored in 32 bits (a context is one of the few allocations every idle
+    // process has: 16 bytes less keeps it, with the mailbox, in a smaller `malloc` size class).
+    // Each fits: the register stack is at most `maxStackWords` (2^24) words, and the loader
+    // allows at most 2^24 code words and 2^16 functions (`Verifier`).
+    /// Words of the register stack.
+    @Stored32 var stackCapacity: Int
+    /// Where to resume: absolute code index.
+    @Stored32 var pc = 0
+    /// The current frame's first register in `stack`.
+    @Stored32 var base = 0
+    /// Index of the running function.
+    @Stored32 var function = 0
 
     /// Deepest call nesting before a stack overflow error.
     static let maxFrames = 100_000
@@ -145,8 +152,9 @@ struct ExecutionContext {
             stackCapacity = spare.pointee.stackCapacity
         } else {
             spare?.pointee.releaseSpareStack()
-            stackCapacity = max(info.frameWords, 1)
-            stack = .allocate(capacity: stackCapacity)
+            let words = max(info.frameWords, 1)
+            stackCapacity = words
+            stack = .allocate(capacity: words)
         }
         stack.initialize(repeating: Value.nil.raw, count: stackCapacity)
         for (i, a) in arguments.enumerated() { stack[i] = a }
@@ -192,5 +200,19 @@ struct ExecutionContext {
     mutating func releaseSpareStack() {
         if stackCapacity > 0 { stack.deallocate() }
         stackCapacity = 0
+    }
+}
+
+/// An `Int` kept in 32 bits, for fields whose values are known to fit (said where each is
+/// declared); larger values are truncated.
+@propertyWrapper
+struct Stored32 {
+    private var stored: Int32
+
+    init(wrappedValue: Int) { stored = Int32(truncatingIfNeeded: wrappedValue) }
+
+    var wrappedValue: Int {
+        @inline(__always) get { Int(stored) }
+        @inline(__always) set { stored = Int32(truncatingIfNeeded: newValue) }
     }
 }

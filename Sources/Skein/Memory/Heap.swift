@@ -30,8 +30,6 @@ struct Heap {
     private(set) var end: UnsafeMutablePointer<UInt64>?
     /// Words the next space will have at least.
     private var targetWords: Int
-    /// Number of collections run so far.
-    private(set) var collections = 0
     /// Most live words the heap may hold (a process may lower it: `maxheap`).
     var limitWords: Int
     /// The VM-wide account this heap's space is reserved from, if the VM has a memory limit.
@@ -143,7 +141,6 @@ struct Heap {
         start = to
         top = copier.free
         end = to + words
-        collections += 1
     }
 
     /// Frees the spare space and its reservation.

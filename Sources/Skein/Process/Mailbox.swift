@@ -60,17 +60,23 @@ struct Mailbox: @unchecked Sendable {
     }
 
     /// An empty mailbox. The stub node lives right after the fields, in the same allocation
-    /// (one `malloc` chunk per mailbox rather than two: 16 bytes less per idle process).
-    init() {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: Mailbox.storageBytes, alignment: MemoryLayout<MailboxStorage>.alignment)
+    /// (one `malloc` chunk per mailbox rather than two), and `trailingBytes` of memory for the
+    /// owner's use after it (`trailingMemory`, word-aligned, uninitialized).
+    init(trailingBytes: Int = 0) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Mailbox.storageBytes + trailingBytes, alignment: MemoryLayout<MailboxStorage>.alignment)
         let stub = (raw + MemoryLayout<MailboxStorage>.stride).bindMemory(to: UInt64.self, capacity: MessageNode.headerWords)
         stub.initialize(repeating: 0, count: MessageNode.headerWords)
         storage = raw.bindMemory(to: MailboxStorage.self, capacity: 1)
         storage.initialize(to: MailboxStorage(stub: stub))
     }
 
-    /// Bytes of a mailbox's allocation: its fields, then its stub node.
+    /// Bytes of a mailbox's own part of its allocation: its fields, then its stub node.
     private static let storageBytes = MemoryLayout<MailboxStorage>.stride + MessageNode.headerWords * MemoryLayout<UInt64>.stride
+
+    /// The `trailingBytes` after the mailbox in its allocation (the owner's; freed by `destroy`).
+    var trailingMemory: UnsafeMutableRawPointer { storageAddress + Mailbox.storageBytes }
+    /// Where the mailbox's allocation starts (for footprint checks).
+    var storageAddress: UnsafeMutableRawPointer { UnsafeMutableRawPointer(storage) }
 
     /// Frees every message and the mailbox itself.
     func destroy() {

@@ -17,6 +17,12 @@ import Synchronization
 ///   after `incarnation` was cleared; so a message for an old pid never reaches a new process.
 final class Process: @unchecked Sendable {
     // Sendable: what other threads touch is atomic or the MPSC mailbox; the rest is the runner's.
+    //
+    // Layout: every slot has one of these for the VM's life, so its size is the per-process
+    // cost a million idle processes pay. Word fields come first and byte fields last, with
+    // nothing else between them, so the object is 104 bytes: the 112-byte `malloc` class. What
+    // few processes use lives behind `relations`.
+
     /// Index in the process table.
     let slot: Int
     /// Pid of the live process in this slot, or 0 when free.
@@ -25,16 +31,9 @@ final class Process: @unchecked Sendable {
     let senders = Atomic<Int>(0)
     /// The suspend/reschedule word.
     let state = ProcessStateWord()
-    /// Incoming messages.
-    let mailbox = Mailbox()
-    /// Registers, heap and frames (runner only; nil when the slot is free).
-    var context: UnsafeMutablePointer<ExecutionContext>?
-    /// What the last process in this slot left for the next one: the memory of its context,
-    /// still holding its small register stack (`ExecutionContext.recycle`), so spawning into a
-    /// reused slot allocates nothing (written by the runner that ends a process, read by the
-    /// spawner that reuses the slot; the hand-over of the slot through the process table's free
-    /// lists orders the two).
-    var spareContext: UnsafeMutablePointer<ExecutionContext>?
+    /// Incoming messages. Its allocation also holds the slot's `ExecutionContext` memory
+    /// (`contextMemory`): one `malloc` chunk per slot for both.
+    let mailbox = Mailbox(trailingBytes: MemoryLayout<ExecutionContext>.stride)
     /// This incarnation's pid (runner only).
     var pid: UInt64 = 0
     /// The result of the IO operation the process is suspended in, set by the IO thread before
@@ -43,29 +42,20 @@ final class Process: @unchecked Sendable {
     var ioResult: MessageNode?
     /// Reductions used over this incarnation's life (runner only; for statistics).
     var reductions = 0
-
-    // MARK: Fault tolerance (docs/processes.md)
-
     /// Signals pushed but not yet acted on. Senders add after pushing; the runner subtracts
     /// as it acts, and checks at the start of each slice (relaxed: a signal it misses by a
     /// hair is seen at the next slice or receive, and the push itself is what wakes it).
     let pendingSignals = Atomic<Int>(0)
-    /// Processes linked with this one (runner only).
-    var links: Set<UInt64> = []
-    /// Monitors this process holds: reference → monitored pid (runner only).
-    var monitors = MonitorTable()
-    /// Monitors on this process: reference → watching pid (runner only).
-    var watchers = MonitorTable()
-    /// Why the process is ending, once decided (runner only): a node holding the reason; nil
-    /// when it ends by returning (`:normal`).
-    var exitReason: MessageNode?
+    /// Links, monitors, exit reason and the like (`ProcessRelations`), allocated the first time
+    /// a process in this slot needs one and kept for the slot's later processes; nil until then.
+    /// Touched only by whoever owns the process: its runner, or the thread that won its wake
+    /// and has not scheduled it yet (an async host call's task).
+    private var relations: UnsafeMutablePointer<ProcessRelations>?
 
-    // MARK: Small fields, together (each field starts where the one before ends, so these fill
-    // the optional's tail instead of padding a word apiece: an idle process stays small)
+    // MARK: Small fields (one byte each, packed after the words)
 
-    /// The result of an async host function call, set by its task before the wake-up that
-    /// resumes the process (the wake CAS orders the two), taken by the re-run `callhost`.
-    var hostCallResult: HostCallResult?
+    /// What `contextMemory` holds (runner only).
+    private var contextState = ContextState.empty
     /// Whether the current suspension armed a timeout (runner only).
     var armedTimeout = false
     /// Set when the process resumed because its timeout fired; the `recv` or `sleep` that
@@ -88,55 +78,155 @@ final class Process: @unchecked Sendable {
     /// Whether a name may be registered for this slot's process (`Registry.remove` skips the
     /// registry's lock when it is down; the Dekker argument is in `Registry`).
     let mayHaveName = Atomic<Bool>(false)
-    /// Whether exit signals arrive as `{:EXIT, pid, reason}` messages (runner only).
-    var trapsExits = false
-
-    /// Clears the fault-tolerance state for a new incarnation (runner of the spawn).
-    func resetLinks() {
-        if !links.isEmpty { links.removeAll(keepingCapacity: false) }
-        monitors.release()
-        watchers.release()
-        trapsExits = false
-        exitReason?.free()
-        exitReason = nil
-        pendingSignals.store(0, ordering: .relaxed)
-        sleepReason.store(SleepReason.none.rawValue, ordering: .relaxed)
-    }
 
     init(slot: Int) { self.slot = slot }
 
     deinit {
-        monitors.release()
-        watchers.release()
-        exitReason?.free()
+        switch contextState {
+        case .live: contextMemory.pointee.release()
+        case .spare: contextMemory.pointee.releaseSpareStack()
+        case .empty: break
+        }
         ioResult?.free()
+        if let relations {
+            relations.pointee.release()
+            relations.deinitialize(count: 1)
+            relations.deallocate()
+        }
         mailbox.destroy()
-        if var context = context?.pointee {
-            context.release()
-        }
-        context?.deallocate()
-        if let spareContext {
-            spareContext.pointee.releaseSpareStack()
-            spareContext.deallocate()
-        }
     }
 
+    // MARK: Execution context
+
+    /// What the context memory of a slot holds.
+    private enum ContextState: UInt8 {
+        /// Nothing: no process has run in this slot yet.
+        case empty
+        /// The context of the live process.
+        case live
+        /// What the last process left for the next (`ExecutionContext.recycle`): a small
+        /// register stack at most, so spawning into a reused slot allocates nothing.
+        case spare
+    }
+
+    /// The slot's context memory, right after the mailbox's fields in their allocation.
+    private var contextMemory: UnsafeMutablePointer<ExecutionContext> {
+        mailbox.trailingMemory.assumingMemoryBound(to: ExecutionContext.self)
+    }
+
+    /// Registers, heap and frames (runner only; nil when no process runs in the slot).
+    var context: UnsafeMutablePointer<ExecutionContext>? { contextState == .live ? contextMemory : nil }
+
     /// Ends the context of the process that just finished in this slot, keeping its memory
-    /// for the slot's next process (runner only).
+    /// and small register stack for the slot's next process (runner only).
     func retireContext() {
-        guard let context else { return }
-        self.context = nil
-        context.pointee.recycle()
-        spareContext = context
+        guard contextState == .live else { return }
+        contextMemory.pointee.recycle()
+        contextState = .spare
+    }
+
+    /// Frees everything the slot's context holds (the VM is shutting down).
+    func releaseContext() {
+        guard contextState != .empty else { return }
+        retireContext()
+        contextMemory.pointee.releaseSpareStack()
     }
 
     /// Sets up the context of a new process in this slot, reusing what the last one left.
     func startContext(_ make: (_ spare: UnsafeMutablePointer<ExecutionContext>?) -> ExecutionContext) {
-        let spare = spareContext
-        spareContext = nil
-        let memory = spare ?? .allocate(capacity: 1)
-        memory.initialize(to: make(spare))
-        context = memory
+        assert(contextState != .live, "a second context for one process")
+        // `ExecutionContext` is plain words, so initializing over the spare leaks nothing:
+        // `make` has taken over the spare's stack or freed it.
+        contextMemory.initialize(to: make(contextState == .spare ? contextMemory : nil))
+        contextState = .live
+    }
+
+    // MARK: Relations (docs/processes.md)
+
+    /// Whether a process in this slot has needed relations yet.
+    var hasRelations: Bool { relations != nil }
+
+    /// The relations, allocated on first use.
+    private var ownRelations: UnsafeMutablePointer<ProcessRelations> {
+        if let relations { return relations }
+        let fresh = UnsafeMutablePointer<ProcessRelations>.allocate(capacity: 1)
+        fresh.initialize(to: ProcessRelations())
+        relations = fresh
+        return fresh
+    }
+
+    /// Processes linked with this one (runner only).
+    var links: Set<UInt64> {
+        get { relations?.pointee.links ?? [] }
+        _modify { yield &ownRelations.pointee.links }
+    }
+    /// Monitors this process holds: reference → monitored pid (runner only).
+    var monitors: MonitorTable {
+        get { relations?.pointee.monitors ?? MonitorTable() }
+        _modify { yield &ownRelations.pointee.monitors }
+    }
+    /// Monitors on this process: reference → watching pid (runner only).
+    var watchers: MonitorTable {
+        get { relations?.pointee.watchers ?? MonitorTable() }
+        _modify { yield &ownRelations.pointee.watchers }
+    }
+    /// Why the process is ending, once decided (runner only): a node holding the reason; nil
+    /// when it ends by returning (`:normal`).
+    var exitReason: MessageNode? {
+        get { relations?.pointee.exitReason }
+        set { if newValue != nil || relations != nil { ownRelations.pointee.exitReason = newValue } }
+    }
+    /// The result of an async host function call, set by its task before the wake-up that
+    /// resumes the process (the wake CAS orders the two), taken by the re-run `callhost`.
+    var hostCallResult: HostCallResult? {
+        get { relations?.pointee.hostCallResult }
+        set { if newValue != nil || relations != nil { ownRelations.pointee.hostCallResult = newValue } }
+    }
+    /// Whether exit signals arrive as `{:EXIT, pid, reason}` messages (runner only).
+    var trapsExits: Bool {
+        get { relations?.pointee.trapsExits ?? false }
+        set { if newValue || relations != nil { ownRelations.pointee.trapsExits = newValue } }
+    }
+
+    /// Clears the fault-tolerance state for a new incarnation (runner of the spawn).
+    func resetLinks() {
+        relations?.pointee.reset()
+        pendingSignals.store(0, ordering: .relaxed)
+        sleepReason.store(SleepReason.none.rawValue, ordering: .relaxed)
+    }
+}
+
+/// What a process has only once it links, monitors or is monitored, traps exits, fails, or
+/// calls an async host function: kept apart from `Process` so an idle process does not pay
+/// for it (56 bytes).
+struct ProcessRelations {
+    /// Processes linked with this one.
+    var links: Set<UInt64> = []
+    /// Monitors this process holds: reference → monitored pid.
+    var monitors = MonitorTable()
+    /// Monitors on this process: reference → watching pid.
+    var watchers = MonitorTable()
+    /// Why the process is ending, once decided; nil when it ends by returning.
+    var exitReason: MessageNode?
+    /// The result of an async host function call, waiting for the re-run `callhost`.
+    var hostCallResult: HostCallResult?
+    /// Whether exit signals arrive as messages.
+    var trapsExits = false
+
+    /// Empties everything for the slot's next process, freeing what it holds.
+    mutating func reset() {
+        if !links.isEmpty { links.removeAll(keepingCapacity: false) }
+        release()
+        hostCallResult = nil
+        trapsExits = false
+    }
+
+    /// Frees the monitor tables and the exit reason.
+    mutating func release() {
+        monitors.release()
+        watchers.release()
+        exitReason?.free()
+        exitReason = nil
     }
 }
 

@@ -119,11 +119,7 @@ final class Runtime: @unchecked Sendable {
         timeouts.stop()
         ioService.withLock { $0?.stop() }
         table.forEachProcess { p in
-            if let context = p.context {
-                context.pointee.release()
-                context.deallocate()
-                p.context = nil
-            }
+            p.releaseContext()
             // A host mailbox belongs to its host thread, which may still be leaving `receive`:
             // its `HostMailbox` (or the process object's deinit) frees what is queued there.
             if !p.isHostMailbox.load(ordering: .relaxed) { p.mailbox.drain() }
