@@ -54,7 +54,9 @@ final class Process: @unchecked Sendable {
 
     // MARK: Small fields (one byte each, packed after the words)
 
-    /// What `contextMemory` holds (runner only).
+    /// What `contextMemory` holds (runner only; between two processes in the slot, the slot's
+    /// hand-over through the table's free lists orders the last runner's write before the
+    /// spawner's read).
     private var contextState = ContextState.empty
     /// Whether the current suspension armed a timeout (runner only).
     var armedTimeout = false
@@ -79,7 +81,10 @@ final class Process: @unchecked Sendable {
     /// registry's lock when it is down; the Dekker argument is in `Registry`).
     let mayHaveName = Atomic<Bool>(false)
 
-    init(slot: Int) { self.slot = slot }
+    init(slot: Int) {
+        self.slot = slot
+        mailbox.trailingMemory.bindMemory(to: ExecutionContext.self, capacity: 1)
+    }
 
     deinit {
         switch contextState {
