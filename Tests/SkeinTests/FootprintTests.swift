@@ -11,22 +11,17 @@ private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
 /// to their `malloc` size classes here, where a new field that pushes one into the next class
 /// fails a test instead of showing up weeks later in a benchmark.
 @Suite struct FootprintTests {
-    /// A program whose `main` just returns: enough to build contexts from.
-    private func program() throws -> LoadedProgram {
-        try LoadedProgram(Assembler.assemble("func main/0\n    ret r0\nend\n", file: "t.ska"), atoms: AtomTable())
-    }
-
-    /// The three allocations of a slot with an idle process stay in their size classes:
-    /// the `Process` object in 112 bytes, mailbox plus context in 240, and the context itself
-    /// in 128 (glibc's chunks: the request plus 8, rounded up to 16).
+    /// The two allocations of a slot with an idle process stay in their size classes: the
+    /// `Process` object in 112 bytes, and mailbox plus context plus inline register stack in 272
+    /// (glibc's chunks: the request plus 8, rounded up to 16).
     @Test func aSlotsAllocationsStayInTheirSizeClasses() {
         let process = Process(slot: 0)
         let object = mallocUsableSize(Unmanaged.passUnretained(process).toOpaque())
         #expect(object <= 104, "the Process object takes \(object) usable bytes")
         #expect(MemoryLayout<ExecutionContext>.size <= 128, "ExecutionContext is \(MemoryLayout<ExecutionContext>.size) bytes")
-        let mailboxAndContext = process.mailbox.trailingMemory - process.mailbox.storageAddress + MemoryLayout<ExecutionContext>.stride
-        #expect(mailboxAndContext <= 232, "the mailbox and its context take \(mailboxAndContext) bytes")
-        #expect(mallocUsableSize(process.mailbox.storageAddress) >= mailboxAndContext)
+        let body = process.mailbox.trailingMemory - process.mailbox.storageAddress + ExecutionContext.memoryBytes
+        #expect(body <= 264, "the mailbox, its context and inline stack take \(body) bytes")
+        #expect(mallocUsableSize(process.mailbox.storageAddress) >= body)
     }
 
     /// A process that never links, monitors, traps or fails has no relations: reading them and
@@ -67,33 +62,57 @@ private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
         }
     }
 
-    /// A slot's context memory goes empty → live → spare → live: the spare keeps the small
-    /// register stack for the next process, a large one is freed, and releasing leaves a
-    /// context nobody can reach.
+    /// A slot's context memory goes empty → live → spare → live: a small frame runs on the
+    /// inline register stack; a stack grown out of it is kept for the next process while small
+    /// and freed when large; releasing leaves a context nobody can reach.
     @Test func aSlotsContextIsReusedThroughItsSpare() throws {
-        let program = try program()
+        let program = try LoadedProgram(Assembler.assemble("""
+            func main/0
+                ret r0
+            end
+
+            func wide/0
+                load r9, 1
+                ret r9
+            end
+            """, file: "t.ska"), atoms: AtomTable())
         let process = Process(slot: 0)
         #expect(process.context == nil)
-        let start = {
-            process.startContext { spare in
-                ExecutionContext(program: program, function: 0, arguments: UnsafeBufferPointer(start: nil, count: 0), reusing: spare)
+        let start = { (function: Int) in
+            process.startContext { memory, reusingSpare in
+                memory.startContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
+                                    reusingSpare: reusingSpare)
             }
         }
-        start()
+        let main = try #require(program.functionIndex(named: "main"))
+        let wide = try #require(program.functionIndex(named: "wide"))
+        #expect(program.functions[main].frameWords <= ExecutionContext.inlineStackWords)
+        #expect(program.functions[wide].frameWords > ExecutionContext.inlineStackWords)
+        start(main)
         let first = try #require(process.context)
-        let stack = first.pointee.stack
+        #expect(first.pointee.stack == first.inlineStack, "a small frame runs on the inline stack")
         process.retireContext()
         #expect(process.context == nil)
-        start()
+        start(main)
         let second = try #require(process.context)
-        #expect(second == first && second.pointee.stack == stack, "the spare's register stack is reused")
-        let grew = second.pointee.growStack(toHold: ExecutionContext.keptStackWords * 4)
-        #expect(grew)
+        #expect(second == first && second.pointee.stack == first.inlineStack)
+        let grew = second.growStack(toHold: ExecutionContext.keptStackWords)
+        #expect(grew && second.pointee.stack != second.inlineStack && second.pointee.stackCapacity == ExecutionContext.keptStackWords)
+        let kept = second.pointee.stack
         process.retireContext()
-        start()
-        #expect(process.context!.pointee.stackCapacity < ExecutionContext.keptStackWords * 4, "a large stack is not kept")
+        start(wide)
+        #expect(process.context!.pointee.stack == kept, "a small grown stack is kept for the slot's next process")
+        let grewMore = process.context!.growStack(toHold: ExecutionContext.keptStackWords * 4)
+        #expect(grewMore)
+        process.retireContext()
+        start(wide)
+        let third = try #require(process.context)
+        #expect(third.pointee.stackCapacity == program.functions[wide].frameWords, "a large stack is not kept")
+        #expect(third.pointee.stack != third.inlineStack)
         process.releaseContext()
         #expect(process.context == nil)
         process.releaseContext()  // twice is harmless
+        start(main)
+        #expect(process.context!.pointee.stack == process.context!.inlineStack)
     }
 }

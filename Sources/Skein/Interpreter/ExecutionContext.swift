@@ -138,68 +138,109 @@ struct ExecutionContext {
     static let maxStackWords = 16 << 20
 
     /// A context about to call `function` with `arguments`, whose heap may hold
-    /// `heapLimitWords` live words, reserved from the VM's `budget` if it has one.
-    ///
-    /// `reusing` is the context a previous process in the same slot left behind (`recycle()`):
-    /// its register stack is kept if it is large enough, so a short-lived process costs no
-    /// allocation for its registers.
-    init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max,
-         budget: Unmanaged<MemoryBudget>? = nil, reusing spare: UnsafeMutablePointer<ExecutionContext>? = nil) {
-        let info = program.functions[function]
+    /// `heapLimitWords` live words, reserved from the VM's `budget` if it has one, with the
+    /// register stack `stack` of `stackWords` words (`UnsafeMutablePointer.startContext` picks
+    /// it).
+    fileprivate init(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int,
+                     budget: Unmanaged<MemoryBudget>?, stack: UnsafeMutablePointer<UInt64>, stackWords: Int) {
         heap = Heap(limitWords: heapLimitWords, budget: budget)
-        if let spare, spare.pointee.stackCapacity > 0, spare.pointee.stackCapacity >= info.frameWords {
-            stack = spare.pointee.stack
-            stackCapacity = spare.pointee.stackCapacity
-        } else {
-            spare?.pointee.releaseSpareStack()
-            let words = max(info.frameWords, 1)
-            stackCapacity = words
-            stack = .allocate(capacity: words)
-        }
-        stack.initialize(repeating: Value.nil.raw, count: stackCapacity)
+        self.stack = stack
+        stackCapacity = stackWords
+        stack.initialize(repeating: Value.nil.raw, count: stackWords)
         for (i, a) in arguments.enumerated() { stack[i] = a }
         self.function = function
-        self.pc = info.entry
+        self.pc = program.functions[function].entry
     }
 
     /// Largest register stack, in words, that outlives its process for the slot's next one
     /// (256 bytes: the frames of most short-lived processes fit).
     static let keptStackWords = 32
 
+    /// Words of register stack right after a context in its memory (`inlineStack`): a frame of
+    /// `FunctionInfo.smallFrame` registers, which is what most processes' entry functions need.
+    static let inlineStackWords = FunctionInfo.smallFrame
+
+    /// Bytes of a context's memory: the context, then its inline register stack.
+    static let memoryBytes = MemoryLayout<ExecutionContext>.stride + inlineStackWords * MemoryLayout<UInt64>.stride
+}
+
+/// The life of a context in its memory (`ExecutionContext.memoryBytes` bytes, in its slot's
+/// allocation). The context's register stack is either the inline one right after it, or a
+/// `malloc` block once it outgrows that; only a `malloc` block is ever freed. An inline stack
+/// saves an idle process a 48-byte chunk.
+extension UnsafeMutablePointer where Pointee == ExecutionContext {
+    /// The inline register stack, right after the context.
+    var inlineStack: UnsafeMutablePointer<UInt64> {
+        (UnsafeMutableRawPointer(self) + MemoryLayout<ExecutionContext>.stride).assumingMemoryBound(to: UInt64.self)
+    }
+
+    /// Binds fresh context memory (once, before the first `startContext`).
+    func bindContextMemory() {
+        UnsafeMutableRawPointer(self).bindMemory(to: ExecutionContext.self, capacity: 1)
+        (UnsafeMutableRawPointer(self) + MemoryLayout<ExecutionContext>.stride).bindMemory(to: UInt64.self, capacity: ExecutionContext.inlineStackWords)
+    }
+
+    /// Starts a context here for a call of `function` with `arguments` (see `ExecutionContext`'s
+    /// initializer). With `reusingSpare`, the memory holds what the slot's last process left
+    /// (`recycleContext`): its register stack is kept if it is large enough, so a short-lived
+    /// process costs no allocation for its registers; otherwise the inline stack is used when
+    /// the frame fits.
+    func startContext(program: LoadedProgram, function: Int, arguments: UnsafeBufferPointer<UInt64>, heapLimitWords: Int = Int.max,
+                      budget: Unmanaged<MemoryBudget>? = nil, reusingSpare: Bool) {
+        let frameWords = program.functions[function].frameWords
+        var stack = inlineStack
+        var stackWords = ExecutionContext.inlineStackWords
+        if reusingSpare, pointee.stackCapacity >= frameWords {
+            stack = pointee.stack
+            stackWords = pointee.stackCapacity
+        } else {
+            if reusingSpare { releaseSpareStack() }
+            if frameWords > stackWords {
+                stackWords = frameWords
+                stack = .allocate(capacity: frameWords)
+            }
+        }
+        // `ExecutionContext` is plain words, so initializing over a spare leaks nothing: its
+        // stack was taken over or freed above.
+        initialize(to: ExecutionContext(program: program, function: function, arguments: arguments, heapLimitWords: heapLimitWords,
+                                        budget: budget, stack: stack, stackWords: stackWords))
+    }
+
     /// Grows the register stack to hold at least `words` words. Returns false past the limit.
-    mutating func growStack(toHold words: Int) -> Bool {
+    func growStack(toHold words: Int) -> Bool {
         guard words <= ExecutionContext.maxStackWords else { return false }
-        var capacity = stackCapacity
+        let old = pointee.stack, oldWords = pointee.stackCapacity
+        var capacity = oldWords
         while capacity < words { capacity *= 2 }
         let grown = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-        grown.moveInitialize(from: stack, count: stackCapacity)
-        (grown + stackCapacity).initialize(repeating: Value.nil.raw, count: capacity - stackCapacity)
-        stack.deallocate()
-        stack = grown
-        stackCapacity = capacity
+        grown.moveInitialize(from: old, count: oldWords)
+        (grown + oldWords).initialize(repeating: Value.nil.raw, count: capacity - oldWords)
+        if old != inlineStack { old.deallocate() }
+        pointee.stack = grown
+        pointee.stackCapacity = capacity
         return true
     }
 
-    /// Frees all memory. The context must not be used afterwards.
-    mutating func release() {
-        recycle()
+    /// Frees all memory; `startContext(…reusingSpare: false)` is all that may follow.
+    func releaseContext() {
+        recycleContext()
         releaseSpareStack()
     }
 
     /// Frees all memory but a small register stack, which stays in `stack` for the next process
-    /// in the same slot (`init(…reusing:)`); a larger one is freed (`stackCapacity` 0). Only
-    /// `init(…reusing:)` and `releaseSpareStack()` may use the context afterwards.
-    mutating func recycle() {
-        heap.release()
-        frames.release()
-        catches.release()
-        if stackCapacity > ExecutionContext.keptStackWords { releaseSpareStack() }
+    /// in the same slot (`startContext(…reusingSpare: true)`); a larger one is freed
+    /// (`stackCapacity` 0). Only `startContext` and `releaseSpareStack()` may follow.
+    func recycleContext() {
+        pointee.heap.release()
+        pointee.frames.release()
+        pointee.catches.release()
+        if pointee.stackCapacity > ExecutionContext.keptStackWords { releaseSpareStack() }
     }
 
-    /// Frees the register stack kept by `recycle()`, if any.
-    mutating func releaseSpareStack() {
-        if stackCapacity > 0 { stack.deallocate() }
-        stackCapacity = 0
+    /// Frees the register stack kept by `recycleContext()`, if it is not the inline one.
+    func releaseSpareStack() {
+        if pointee.stackCapacity > 0, pointee.stack != inlineStack { pointee.stack.deallocate() }
+        pointee.stackCapacity = 0
     }
 }
 

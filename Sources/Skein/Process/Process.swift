@@ -33,7 +33,7 @@ final class Process: @unchecked Sendable {
     let state = ProcessStateWord()
     /// Incoming messages. Its allocation also holds the slot's `ExecutionContext` memory
     /// (`contextMemory`): one `malloc` chunk per slot for both.
-    let mailbox = Mailbox(trailingBytes: MemoryLayout<ExecutionContext>.stride)
+    let mailbox = Mailbox(trailingBytes: ExecutionContext.memoryBytes)
     /// This incarnation's pid (runner only).
     var pid: UInt64 = 0
     /// The result of the IO operation the process is suspended in, set by the IO thread before
@@ -83,13 +83,13 @@ final class Process: @unchecked Sendable {
 
     init(slot: Int) {
         self.slot = slot
-        mailbox.trailingMemory.bindMemory(to: ExecutionContext.self, capacity: 1)
+        contextMemory.bindContextMemory()
     }
 
     deinit {
         switch contextState {
-        case .live: contextMemory.pointee.release()
-        case .spare: contextMemory.pointee.releaseSpareStack()
+        case .live: contextMemory.releaseContext()
+        case .spare: contextMemory.releaseSpareStack()
         case .empty: break
         }
         ioResult?.free()
@@ -126,7 +126,7 @@ final class Process: @unchecked Sendable {
     /// and small register stack for the slot's next process (runner only).
     func retireContext() {
         guard contextState == .live else { return }
-        contextMemory.pointee.recycle()
+        contextMemory.recycleContext()
         contextState = .spare
     }
 
@@ -134,15 +134,14 @@ final class Process: @unchecked Sendable {
     func releaseContext() {
         guard contextState != .empty else { return }
         retireContext()
-        contextMemory.pointee.releaseSpareStack()
+        contextMemory.releaseSpareStack()
     }
 
-    /// Sets up the context of a new process in this slot, reusing what the last one left.
-    func startContext(_ make: (_ spare: UnsafeMutablePointer<ExecutionContext>?) -> ExecutionContext) {
+    /// Sets up the context of a new process in this slot, reusing what the last one left:
+    /// `start` gets the memory and whether it holds a spare (`startContext(…reusingSpare:)`).
+    func startContext(_ start: (_ memory: UnsafeMutablePointer<ExecutionContext>, _ reusingSpare: Bool) -> Void) {
         assert(contextState != .live, "a second context for one process")
-        // `ExecutionContext` is plain words, so initializing over the spare leaks nothing:
-        // `make` has taken over the spare's stack or freed it.
-        contextMemory.initialize(to: make(contextState == .spare ? contextMemory : nil))
+        start(contextMemory, contextState == .spare)
         contextState = .live
     }
 

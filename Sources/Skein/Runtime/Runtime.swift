@@ -262,9 +262,9 @@ final class Runtime: @unchecked Sendable {
         guard let (process, pid) = table.allocate(cache: worker?.slotCache) else {
             throw Fault(kind: .systemLimit, detail: "the process limit (\(table.capacity)) is reached")
         }
-        process.startContext { spare in
-            ExecutionContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
-                             heapLimitWords: heapLimitWords, budget: memoryBudgetReference, reusing: spare)
+        process.startContext { memory, reusingSpare in
+            memory.startContext(program: program, function: function, arguments: UnsafeBufferPointer(start: nil, count: 0),
+                                heapLimitWords: heapLimitWords, budget: memoryBudgetReference, reusingSpare: reusingSpare)
         }
         let context = process.context!
         if words > 0 {

@@ -121,7 +121,7 @@ extension Interpreter {
     /// Grows the register stack (rare: it doubles), or fails at its limit.
     @inline(never)
     private func growRegisters(upTo words: Int) throws(Fault) {
-        guard ctx.pointee.growStack(toHold: words) else {
+        guard ctx.growStack(toHold: words) else {
             throw Fault(kind: .stackOverflow, detail: "the register stack is full (\(ExecutionContext.maxStackWords * 8) bytes)")
         }
     }
