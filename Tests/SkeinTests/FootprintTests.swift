@@ -1,10 +1,10 @@
 import Foundation
 import Testing
 @testable import Skein
+import CSkeinSupport
 
-/// glibc's `malloc_usable_size` (its header is not part of the Glibc module).
-@_silgen_name("malloc_usable_size")
-private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
+/// The usable bytes of a `malloc` block.
+private func mallocUsableSize(_ block: UnsafeMutableRawPointer) -> Int { skein_malloc_usable_size(block) }
 
 /// What every slot costs, and the lazily allocated parts that keep it small: a million idle
 /// processes must fit in 400 MiB (BENCHMARKS.md), so the allocations each slot makes are held
@@ -24,8 +24,8 @@ private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
         #expect(mallocUsableSize(process.mailbox.storageAddress) >= body)
     }
 
-    /// A process that never links, monitors, traps or fails has no relations: reading them and
-    /// clearing them allocate nothing.
+    /// A process that never links, monitors, traps or fails has no relations: reading them,
+    /// clearing them and removing from them allocate nothing.
     @Test func relationsAreAllocatedOnlyWhenUsed() {
         let process = Process(slot: 0)
         #expect(process.links.isEmpty && process.monitors.isEmpty && process.watchers.isEmpty)
@@ -33,10 +33,13 @@ private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
         process.exitReason = nil
         process.hostCallResult = nil
         process.trapsExits = false
+        process.links.remove(5)
+        _ = process.monitors.removeValue(forKey: 3)
+        process.watchers[4] = nil
         process.resetLinks()
-        #expect(!process.hasRelations)
+        #expect(process.relationsAddress == nil)
         process.monitors[7] = 42
-        #expect(process.hasRelations)
+        #expect(process.relationsAddress != nil)
         #expect(process.monitors[7] == 42)
     }
 
@@ -46,6 +49,7 @@ private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
     @Test func aSlotsNextProcessInheritsNoRelations() {
         let process = Process(slot: 0)
         var random = SeededRandom(seed: 12)
+        var kept: UnsafeRawPointer?
         for round in 0..<50 {
             let peers = Int.random(in: 1...20, using: &random)
             for i in 0..<peers { process.links.insert(UInt64(round * 100 + i)) }
@@ -56,7 +60,8 @@ private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
             process.hostCallResult = .failed("round \(round)")
             #expect(process.links.count == peers && process.monitors.count == peers)
             process.resetLinks()
-            #expect(process.hasRelations)
+            if kept == nil { kept = process.relationsAddress }
+            #expect(kept != nil && process.relationsAddress == kept, "the relations are kept for the slot")
             #expect(process.links.isEmpty && process.monitors.isEmpty && process.watchers.isEmpty)
             #expect(process.exitReason == nil && process.hostCallResult == nil && !process.trapsExits)
         }

@@ -17,6 +17,10 @@ int64_t skein_monotonic_ns(void);
 /// Gives up the CPU (sched_yield).
 void skein_yield(void);
 
+/// The usable size of a `malloc` block (glibc's `malloc_usable_size`): for the footprint tests,
+/// which hold a process's allocations to their size classes.
+size_t skein_malloc_usable_size(void *block);
+
 /// Writes a NUL-terminated string to stdout / stderr (stdio buffering, thread-safe).
 void skein_write_stdout(const char *bytes, size_t count);
 void skein_write_stderr(const char *bytes, size_t count);

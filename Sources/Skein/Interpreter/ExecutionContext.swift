@@ -190,7 +190,7 @@ extension UnsafeMutablePointer where Pointee == ExecutionContext {
         let frameWords = program.functions[function].frameWords
         var stack = inlineStack
         var stackWords = ExecutionContext.inlineStackWords
-        if reusingSpare, pointee.stackCapacity >= frameWords {
+        if reusingSpare, pointee.stackCapacity > 0, pointee.stackCapacity >= frameWords {
             stack = pointee.stack
             stackWords = pointee.stackCapacity
         } else {
@@ -245,15 +245,22 @@ extension UnsafeMutablePointer where Pointee == ExecutionContext {
 }
 
 /// An `Int` kept in 32 bits, for fields whose values are known to fit (said where each is
-/// declared); larger values are truncated.
+/// declared); a larger value is a broken invariant (asserted in debug builds, truncated in
+/// release ones).
 @propertyWrapper
 struct Stored32 {
     private var stored: Int32
 
-    init(wrappedValue: Int) { stored = Int32(truncatingIfNeeded: wrappedValue) }
+    init(wrappedValue: Int) {
+        assert(Int32(exactly: wrappedValue) != nil, "\(wrappedValue) does not fit in 32 bits")
+        stored = Int32(truncatingIfNeeded: wrappedValue)
+    }
 
     var wrappedValue: Int {
         @inline(__always) get { Int(stored) }
-        @inline(__always) set { stored = Int32(truncatingIfNeeded: newValue) }
+        @inline(__always) set {
+            assert(Int32(exactly: newValue) != nil, "\(newValue) does not fit in 32 bits")
+            stored = Int32(truncatingIfNeeded: newValue)
+        }
     }
 }

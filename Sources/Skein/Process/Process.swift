@@ -109,7 +109,7 @@ final class Process: @unchecked Sendable {
         case empty
         /// The context of the live process.
         case live
-        /// What the last process left for the next (`ExecutionContext.recycle`): a small
+        /// What the last process left for the next (`recycleContext`): a small
         /// register stack at most, so spawning into a reused slot allocates nothing.
         case spare
     }
@@ -147,8 +147,8 @@ final class Process: @unchecked Sendable {
 
     // MARK: Relations (docs/processes.md)
 
-    /// Whether a process in this slot has needed relations yet.
-    var hasRelations: Bool { relations != nil }
+    /// Where the relations are, once a process in this slot has needed them (for tests).
+    var relationsAddress: UnsafeRawPointer? { relations.map { UnsafeRawPointer($0) } }
 
     /// The relations, allocated on first use.
     private var ownRelations: UnsafeMutablePointer<ProcessRelations> {
@@ -159,20 +159,55 @@ final class Process: @unchecked Sendable {
         return fresh
     }
 
+    // The three collections below are changed in place when the relations exist; otherwise a
+    // change happens on an empty local and the relations are allocated only if it added
+    // something, so removing from a process that never had any (a stray `unlink` or
+    // `demonitor`) costs the slot nothing.
+
     /// Processes linked with this one (runner only).
     var links: Set<UInt64> {
         get { relations?.pointee.links ?? [] }
-        _modify { yield &ownRelations.pointee.links }
+        _modify {
+            if let relations {
+                yield &relations.pointee.links
+            } else {
+                var added = Set<UInt64>()
+                yield &added
+                if !added.isEmpty { ownRelations.pointee.links = added }
+            }
+        }
     }
     /// Monitors this process holds: reference → monitored pid (runner only).
     var monitors: MonitorTable {
         get { relations?.pointee.monitors ?? MonitorTable() }
-        _modify { yield &ownRelations.pointee.monitors }
+        _modify {
+            if let relations {
+                yield &relations.pointee.monitors
+            } else {
+                var added = MonitorTable()
+                yield &added
+                keep(added, as: \.monitors)
+            }
+        }
     }
     /// Monitors on this process: reference → watching pid (runner only).
     var watchers: MonitorTable {
         get { relations?.pointee.watchers ?? MonitorTable() }
-        _modify { yield &ownRelations.pointee.watchers }
+        _modify {
+            if let relations {
+                yield &relations.pointee.watchers
+            } else {
+                var added = MonitorTable()
+                yield &added
+                keep(added, as: \.watchers)
+            }
+        }
+    }
+    /// Makes `table`, filled on an empty local by a change to a process without relations, the
+    /// relations' `field`, or frees it if the change left it empty.
+    private func keep(_ table: MonitorTable, as field: WritableKeyPath<ProcessRelations, MonitorTable>) {
+        var table = table
+        if table.isEmpty { table.release() } else { ownRelations.pointee[keyPath: field] = table }
     }
     /// Why the process is ending, once decided (runner only): a node holding the reason; nil
     /// when it ends by returning (`:normal`).

@@ -2,7 +2,7 @@
 /// shared free list (and its lock) once per `batch` slots instead of once per process.
 ///
 /// LIFO: the slot a process just left is the next one given out, so its process object, mailbox
-/// and kept context (`Process.spareContext`) are still in this core's cache.
+/// and kept context memory (`Process.startContext`) are still in this core's cache.
 ///
 /// Invariants
 /// - Owner only: one worker thread uses a cache (like `NodeCache`), so nothing is synchronised.
