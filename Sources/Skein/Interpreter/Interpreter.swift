@@ -211,6 +211,8 @@ struct Interpreter<Host: SliceHost> {
                     case .tuple: try makeTuple(word)
                     case .array: try makeArray(word)
                     case .len: regs[word.fieldA] = try Interpreter.length(Value(raw: regs[word.fieldB])).raw
+                    // `get` and `geti` are written out each (one helper for both, with the
+                    // fallback inside it, cost four dispatch copies and made sieve 11% slower).
                     case .get:
                         let container = regs[word.fieldB], index = regs[word.fieldC]
                         if let element = ElementAccess.element(container, index) { regs[word.fieldA] = element } else {

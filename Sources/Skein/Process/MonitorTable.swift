@@ -94,18 +94,22 @@ struct MonitorTable {
         }
         makeRoomForOne()
         let storage = self.storage!
+        let pair = Self.placement(for: reference, in: storage)
+        if storage[pair] == Self.removed { storage[2] -= 1 }
+        storage[pair] = reference
+        storage[pair + 1] = pid
+        storage[0] += 1
+    }
+
+    /// The pair where `reference`, which is not in the table, goes: the first empty or removed
+    /// one on its probe path (there is one: the table is never full).
+    private static func placement(for reference: UInt64, in storage: UnsafeMutablePointer<UInt64>) -> Int {
         let mask = Int(storage[1]) - 1
-        var slot = Self.home(of: reference, mask: mask)
+        var slot = home(of: reference, mask: mask)
         while true {
-            let pair = Self.headerWords + 2 * slot
+            let pair = headerWords + 2 * slot
             let key = storage[pair]
-            if key == Self.empty || key == Self.removed {
-                if key == Self.removed { storage[2] -= 1 }
-                storage[pair] = reference
-                storage[pair + 1] = pid
-                storage[0] += 1
-                return
-            }
+            if key == empty || key == removed { return pair }
             slot = (slot + 1) & mask
         }
     }
@@ -123,15 +127,13 @@ struct MonitorTable {
         let newCapacity = (Int(old[0]) + 1) * 2 > capacity ? capacity * 2 : capacity
         let fresh = Self.allocate(capacity: newCapacity)
         storage = fresh
-        let mask = newCapacity - 1
         for slot in 0..<capacity {
             let pair = Self.headerWords + 2 * slot
             let key = old[pair]
             guard key != Self.empty && key != Self.removed else { continue }
-            var target = Self.home(of: key, mask: mask)
-            while fresh[Self.headerWords + 2 * target] != Self.empty { target = (target + 1) & mask }
-            fresh[Self.headerWords + 2 * target] = key
-            fresh[Self.headerWords + 2 * target + 1] = old[pair + 1]
+            let target = Self.placement(for: key, in: fresh)
+            fresh[target] = key
+            fresh[target + 1] = old[pair + 1]
             fresh[0] += 1
         }
         old.deallocate()

@@ -87,11 +87,7 @@ final class Process: @unchecked Sendable {
     }
 
     deinit {
-        switch contextState {
-        case .live: contextMemory.releaseContext()
-        case .spare: contextMemory.releaseSpareStack()
-        case .empty: break
-        }
+        releaseContext()
         ioResult?.free()
         if let relations {
             relations.pointee.release()
