@@ -20,7 +20,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLE ?= vm-examples/hello.ska
 # Test suites run under ThreadSanitizer (a regular expression over suite and test names).
-TSAN_FILTER ?= Concurrency|ProcessTests|SpawnPath|HostFunction|FaultTolerance|HostMailbox|RunResult|RunLimits
+TSAN_FILTER ?= Concurrency|ProcessTests|ProcessTable|SpawnPath|HostFunction|FaultTolerance|HostMailbox|RunResult|RunLimits
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 45
 FUZZ_OPTIONS ?=

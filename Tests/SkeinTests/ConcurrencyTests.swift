@@ -201,7 +201,7 @@ import Testing
             if thread < producers {
                 for i in 0..<perProducer {
                     let node = try! MessageNode.make(copying: .smallInt(Int64(thread * 1_000_000 + i)))
-                    mailbox.push(node)
+                    mailbox.push(node, to: 0)  // a mailbox made alone is owned by pid 0
                 }
                 finished.add(1, ordering: .releasing)
                 return

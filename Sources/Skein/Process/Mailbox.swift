@@ -22,6 +22,11 @@ import CSkeinSupport
 ///   be (a producer may sit between its swap and its link for a moment; `take` retries then).
 /// - Order: nodes from one producer are linked in the order pushed, so messages from one
 ///   sender to one receiver arrive in the order sent; the save queue keeps arrival order.
+/// - Every node is addressed to a pid when pushed (`MessageNode.address(to:)`), and the mailbox
+///   knows its owner's pid (`setOwner`, before the owner's pid is published). A message whose
+///   address is another pid's, which a sender that checked an earlier process's pid just before
+///   that process ended may still push (see `ProcessTable.withMessageTarget`), is freed when it
+///   leaves the queue, never delivered.
 ///
 /// Memory orderings
 /// - `push`: the tail swap is acquire-release (it publishes the node's contents to the next
@@ -85,6 +90,16 @@ struct Mailbox: @unchecked Sendable {
         UnsafeMutableRawPointer(storage).deallocate()
     }
 
+    /// Makes `pid` the mailbox's owner: messages addressed to any other pid are dropped from now
+    /// on. Consumer only, before `pid` is known to any sender.
+    func setOwner(_ pid: UInt64) {
+        stub[1] = MessageNode.routingTag(forMessageTo: pid)
+    }
+
+    /// The routing tag of a message for the owner. The stub's value word holds it: the stub is
+    /// never a message, so the word is free, and it costs the allocation nothing.
+    @inline(__always) private var ownerTag: UInt64 { stub[1] }
+
     /// Number of messages in the queue, not counting the save queue (sequentially consistent:
     /// one side of the suspend protocol's Dekker pair).
     var messageCount: Int { storage.pointee.count.load(ordering: .sequentiallyConsistent) }
@@ -121,10 +136,11 @@ struct Mailbox: @unchecked Sendable {
 
     // MARK: Producers (any thread)
 
-    /// Appends a message and returns how many are now queued (the receiver's limit check).
-    /// Safe from any number of threads at once.
+    /// Appends a message or signal addressed to `pid` and returns how many are now queued (the
+    /// receiver's limit check). Safe from any number of threads at once.
     @discardableResult
-    func push(_ message: MessageNode) -> Int {
+    func push(_ message: MessageNode, to pid: UInt64) -> Int {
+        message.address(to: pid)
         link(message.raw)
         return storage.pointee.count.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
     }
@@ -181,11 +197,18 @@ struct Mailbox: @unchecked Sendable {
         return first
     }
 
-    /// The next message of the queue proper, acting on the signals in front of it. Returns
-    /// nil when the queue is empty or a signal ends the process (`exiting` is then set).
+    /// The next message of the queue proper, acting on the signals in front of it and dropping
+    /// messages addressed to an earlier process in the slot. Returns nil when the queue is
+    /// empty or a signal ends the process (`exiting` is then set).
     private func dequeueMessage(_ signal: (MessageNode) -> SignalOutcome, exiting: inout Bool) -> MessageNode? {
+        let owner = ownerTag
         while let node = dequeue() {
-            if node.kind == 0 { return node }
+            // One compare for the common case: a message (kind 0) for this process.
+            if node.routingTag == owner { return node }
+            if node.kind == 0 {
+                node.free()
+                continue
+            }
             switch signal(node) {
             case .consumed: continue
             case .message(let message): return message

@@ -2,11 +2,14 @@ import Synchronization
 /// A message in flight: a node of a mailbox queue followed by a private copy of the value's
 /// objects, so the receiver can read it without touching the sender's heap.
 ///
-/// Layout: `[next][value][kind | capacity][payload words …]`. `next` is atomic because producers
-/// link nodes while the consumer reads them (see `Mailbox`); `capacity` (the low 56 bits of the
-/// third word) is the node's size in words, so small nodes can be recycled through a worker's
-/// `NodeCache`; `kind` (its top byte) is 0 for a message and a `Signal.Kind` for a signal,
-/// which travels in the same queue so that signals and messages from one sender stay in order.
+/// Layout: `[next][value][kind | small | recipient][payload words …]`. `next` is atomic because
+/// producers link nodes while the consumer reads them (see `Mailbox`). The third word holds:
+/// - `kind` (the top byte): 0 for a message and a `Signal.Kind` for a signal, which travels in
+///   the same queue so that signals and messages from one sender stay in order;
+/// - `small` (bit 55): the node has `NodeCache.smallNodeWords` words, so it can be recycled
+///   through a worker's `NodeCache`;
+/// - `recipient` (the low 42 bits): the generation of the pid it was pushed for (`address(to:)`),
+///   which lets a mailbox drop a message that reached a later process in its slot.
 struct MessageNode {
     /// The raw node memory.
     let raw: UnsafeMutablePointer<UInt64>
@@ -21,10 +24,10 @@ struct MessageNode {
         let raw: UnsafeMutablePointer<UInt64>
         if words <= NodeCache.smallNodeWords {
             raw = cache?.take() ?? .allocate(capacity: NodeCache.smallNodeWords)
-            raw[2] = UInt64(NodeCache.smallNodeWords)
+            raw[2] = MessageNode.smallBit
         } else {
             raw = .allocate(capacity: words)
-            raw[2] = UInt64(words)
+            raw[2] = 0
         }
         raw[0] = 0
         return raw
@@ -69,6 +72,26 @@ struct MessageNode {
 
     /// Bits of the third word that hold the node's kind.
     private static let kindShift: UInt64 = 56
+    /// The third word's `small` flag.
+    private static let smallBit: UInt64 = 1 << 55
+    /// The third word's `recipient` bits: as many as a pid's generation has.
+    static let recipientMask: UInt64 = 1 << (64 - ProcessTable.slotBits) - 1
+    /// The third word's kind and recipient: what a mailbox compares with the tag of a message
+    /// for its owner (`routingTag(forMessageTo:)`).
+    private static let routingMask: UInt64 = 0xFF << kindShift | recipientMask
+
+    /// The node's kind and recipient (see `routingTag(forMessageTo:)`).
+    @inline(__always) var routingTag: UInt64 { raw[2] & MessageNode.routingMask }
+
+    /// The routing tag of a message (kind 0) addressed to `pid`.
+    @inline(__always) static func routingTag(forMessageTo pid: UInt64) -> UInt64 {
+        pid >> ProcessTable.slotBits & recipientMask
+    }
+
+    /// Records `pid` as the node's recipient (by the pusher, before the node is linked).
+    @inline(__always) func address(to pid: UInt64) {
+        raw[2] = raw[2] & ~MessageNode.recipientMask | MessageNode.routingTag(forMessageTo: pid)
+    }
 
     /// 0 for a message, else the raw `Signal.Kind` of a signal.
     @inline(__always) var kind: UInt8 { UInt8(truncatingIfNeeded: raw[2] >> MessageNode.kindShift) }
@@ -80,7 +103,7 @@ struct MessageNode {
 
     /// Frees the node and its payload, into `cache` when it is a small node and there is room.
     func free(cache: NodeCache? = nil) {
-        if let cache, raw[2] == UInt64(NodeCache.smallNodeWords), cache.keep(raw) { return }
+        if let cache, raw[2] & MessageNode.smallBit != 0, cache.keep(raw) { return }
         raw.deallocate()
     }
 }

@@ -12,9 +12,11 @@ import Synchronization
 /// - `context`, `pid` (the runner's copy) and `armedTimeout` belong to the process's runner:
 ///   the one worker that dequeued it. Ownership passes through the run queues and the state
 ///   word, which order it.
-/// - `incarnation` holds the pid of the live process in this slot, or 0. A sender registers in
-///   `senders` *before* reading `incarnation`, and a slot is reused only once `senders` is 0
-///   after `incarnation` was cleared; so a message for an old pid never reaches a new process.
+/// - `incarnation` holds the pid of the live process in this slot, or 0. A signal sender
+///   registers in `senders` *before* reading `incarnation`, and a slot is reused only once
+///   `senders` is 0 after `incarnation` was cleared; so a signal for an old pid never reaches a
+///   new process. A message sender does not register (it costs every message two locked
+///   operations): a message carries its pid, and the mailbox drops one for an earlier pid.
 final class Process: @unchecked Sendable {
     // Sendable: what other threads touch is atomic or the MPSC mailbox; the rest is the runner's.
     //
@@ -27,7 +29,7 @@ final class Process: @unchecked Sendable {
     let slot: Int
     /// Pid of the live process in this slot, or 0 when free.
     let incarnation = Atomic<UInt64>(0)
-    /// Senders currently between their pid check and their push.
+    /// Signal senders currently between their pid check and their push.
     let senders = Atomic<Int>(0)
     /// The suspend/reschedule word.
     let state = ProcessStateWord()

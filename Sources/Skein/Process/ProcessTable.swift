@@ -14,6 +14,8 @@ import Synchronization
 ///   changes afterwards; lookups load it with acquire.
 /// - A slot is in `free` only while no process lives in it.
 /// - `live` counts processes between `allocate` and `release`.
+/// - Nothing addressed to one pid reaches another: a signal sender holds off reuse
+///   (`withLiveProcess`); a message carries its pid, which the mailbox checks (`withMessageTarget`).
 final class ProcessTable: @unchecked Sendable {
     // Sendable: slots are atomics written once; the free list is locked; the counters are atomic.
     /// Bits of a pid that hold the slot.
@@ -70,7 +72,8 @@ final class ProcessTable: @unchecked Sendable {
         let process: Process
         if let reused = cache?.take() ?? takeShared(refilling: cache) {
             process = self.process(atSlot: reused)!
-            // Let senders that saw the previous pid finish, then drop what they sent.
+            // Let signal senders that saw the previous pid finish, then drop what came in. A
+            // message sender may still push for the old pid later; the new owner drops that.
             while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
             process.mailbox.drain()
         } else {
@@ -89,6 +92,7 @@ final class ProcessTable: @unchecked Sendable {
         let generation = (process.pid >> ProcessTable.slotBits) + 1
         let pid = generation << ProcessTable.slotBits | UInt64(process.slot)
         process.pid = pid
+        process.mailbox.setOwner(pid)
         var peak = peakLive.load(ordering: .relaxed)
         while now > peak {
             let (exchanged, original) = peakLive.compareExchange(expected: peak, desired: now, ordering: .relaxed)
@@ -104,8 +108,9 @@ final class ProcessTable: @unchecked Sendable {
         process.incarnation.store(process.pid, ordering: .sequentiallyConsistent)
     }
 
-    /// Retires an ending process: its pid stops resolving, and once this returns no sender
-    /// is between its pid check and its push, so the mailbox holds all it will ever get.
+    /// Retires an ending process: its pid stops resolving, and once this returns no signal
+    /// sender is between its pid check and its push, so the mailbox holds every signal it will
+    /// ever get. (A message may still come in; see `withMessageTarget`.)
     func retire(_ process: Process) {
         process.incarnation.store(0, ordering: .sequentiallyConsistent)
         while process.senders.load(ordering: .sequentiallyConsistent) != 0 { skein_yield() }
@@ -157,22 +162,41 @@ final class ProcessTable: @unchecked Sendable {
     /// The process object of `slot`, if that slot was ever used. Unretained, which is sound:
     /// the table holds a reference to every process object until it is freed itself.
     func process(atSlot slot: Int) -> Process? {
+        object(atSlot: slot)?.takeUnretainedValue()
+    }
+
+    /// The object of `slot`, unretained, if that slot was ever used.
+    @inline(__always)
+    private func object(atSlot slot: Int) -> Unmanaged<Process>? {
         guard slot < slotCount else { return nil }
         let bits = slots[slot].load(ordering: .acquiring)
         guard bits != 0 else { return nil }
-        return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
+        return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)
+    }
+
+    /// Runs `body` with the process to push a message for `pid` into, if `pid` is alive.
+    ///
+    /// Unlike `withLiveProcess`, this does not hold off slot reuse: it costs a message two
+    /// fewer locked read-modify-writes on the receiver's cache line. The process may therefore
+    /// end, and a later one start in its slot, between this check and the push; such a message
+    /// is addressed to the old pid (`Mailbox.push(_:to:)`), so the mailbox drops it (`Mailbox`'s
+    /// owner invariant) or the slot's reuse frees it (`allocate`). Waking the later process for
+    /// it is a spurious wake-up, which a receive tolerates. Only for messages: a signal needs
+    /// `withLiveProcess`, because its sender must learn whether it arrived.
+    @inline(__always)
+    func withMessageTarget<R>(_ pid: UInt64, _ body: (Process) -> R) -> R? {
+        // Borrowed without retaining, as in `withLiveProcess`.
+        object(atSlot: ProcessTable.slot(of: pid))?._withUnsafeGuaranteedRef { process in
+            process.incarnation.load(ordering: .acquiring) == pid ? body(process) : nil
+        }
     }
 
     /// Runs `body` with the live process `pid`, if it is alive, holding off slot reuse meanwhile.
     @inline(__always)
     func withLiveProcess<R>(_ pid: UInt64, _ body: (Process) -> R) -> R? {
-        let slot = ProcessTable.slot(of: pid)
-        guard slot < slotCount else { return nil }
-        let bits = slots[slot].load(ordering: .acquiring)
-        guard bits != 0 else { return nil }
         // Type-stable objects: borrow without retaining (no shared reference count on the
         // message path).
-        return Unmanaged<Process>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { process in
+        object(atSlot: ProcessTable.slot(of: pid))?._withUnsafeGuaranteedRef { process in
             process.senders.wrappingAdd(1, ordering: .sequentiallyConsistent)
             defer { process.senders.wrappingSubtract(1, ordering: .releasing) }
             guard process.incarnation.load(ordering: .sequentiallyConsistent) == pid else { return nil }

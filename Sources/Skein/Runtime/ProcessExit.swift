@@ -35,8 +35,9 @@ public enum RunLimit: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Order matters and is the proof that nothing is lost or delivered twice:
 /// 1. The context is freed (nothing runs this process again: its runner is this thread).
-/// 2. `retire` stops new pushes (incarnation 0) and waits for senders already past their
-///    check, so after it the mailbox holds everything anyone will ever send this incarnation.
+/// 2. `retire` stops new pushes (incarnation 0) and waits for signal senders already past
+///    their check, so after it the mailbox holds every signal anyone will ever send this
+///    incarnation. (Messages may still trickle in: the slot's reuse frees them.)
 /// 3. The mailbox is drained acting on link and monitor signals that came in too late: their
 ///    senders are told the same exit reason as earlier links and monitors.
 /// 4. Each link gets one exit signal and each monitor one `{:DOWN, …}` (the sets hold each
@@ -114,7 +115,7 @@ extension Runtime {
         process.watchers.forEach { ref, watcher in
             let message = down(ref: ref, pid: pid, reason: reason, cache: cache)
             message.setKind(Signal.Kind.down.rawValue)
-            if !push(message, to: watcher, from: worker, isSignal: true) { message.free(cache: cache) }
+            if !push(signal: message, to: watcher, from: worker) { message.free(cache: cache) }
         }
         process.monitors.forEach { ref, target in
             signal(.demonitor(from: pid, ref: ref), to: target, worker: worker)

@@ -332,28 +332,31 @@ final class Runtime: @unchecked Sendable {
     /// the process is gone.
     func deliver(_ node: MessageNode, to pid: UInt64, from worker: Worker?) {
         worker?.stats.messagesSent.increment()
-        if !push(node, to: pid, from: worker, isSignal: false) { node.free(cache: worker?.nodeCache) }
+        let pushed: Void? = table.withMessageTarget(pid) { p in
+            // From the push on, the node is the receiver's (or, if `p` has just ended, its slot's).
+            let queued = p.mailbox.push(node, to: pid)
+            if queued > mailboxLimit { floodKill(pid, from: worker) }
+            let s = p.state.load()
+            if s.status == .waiting, p.state.wake(from: s, timedOut: false) { scheduleWoken(p, from: worker) }
+        }
+        if pushed == nil { node.free(cache: worker?.nodeCache) }
     }
 
-    /// Pushes `node` into the live process `pid`'s mailbox and wakes it if it waits in a
-    /// receive (or, for a signal, in `sleep`). False when the process is gone (the node is
-    /// then not consumed).
+    /// Pushes the signal `node` into the live process `pid`'s mailbox and wakes it if it waits
+    /// in a receive, or sleeps and the signal bears on its sleep. False when the process is
+    /// gone (the node is then not consumed).
     @inline(__always)
-    func push(_ node: MessageNode, to pid: UInt64, from worker: Worker?, isSignal: Bool) -> Bool {
+    func push(signal node: MessageNode, to pid: UInt64, from worker: Worker?) -> Bool {
         table.withLiveProcess(pid) { p in
             // Read before the push: from then on the receiver may take and free the node.
-            var ioInterrupt = isSignal ? Runtime.ioInterrupt(for: node) : nil
-            let queued = p.mailbox.push(node)
-            var interrupts = isSignal
-            if isSignal { p.pendingSignals.wrappingAdd(1, ordering: .sequentiallyConsistent) }
-            if queued == mailboxLimit + 1 {
-                floodKill(p)
-                interrupts = true
-                ioInterrupt = .lethal
-            }
+            let ioInterrupt = Runtime.ioInterrupt(for: node)
+            let queued = p.mailbox.push(node, to: pid)
+            p.pendingSignals.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            // (A kill needs no other: it is what a flood brings.)
+            if queued > mailboxLimit, ioInterrupt != .lethal { floodKill(pid, from: worker) }
             let s = p.state.load()
             let sleepReason = s.status == .sleeping ? SleepReason(rawValue: p.sleepReason.load(ordering: .relaxed)) : nil
-            let wakes = s.status == .waiting || (interrupts && sleepReason == .timer)
+            let wakes = s.status == .waiting || sleepReason == .timer
             if wakes, p.state.wake(from: s, timedOut: false) {
                 scheduleWoken(p, from: worker)
             } else if let ioInterrupt, sleepReason == .io {
@@ -393,18 +396,19 @@ final class Runtime: @unchecked Sendable {
         }
     }
 
-    /// Ends a process whose mailbox passed `mailboxLimit` (called once, by the sender whose
-    /// message crossed it): a flooded process dies with `{:error, :mailbox_limit, …}` before
-    /// its queue exhausts the machine, and its links and monitors see why.
+    /// Ends a process whose mailbox passed `mailboxLimit`: a flooded process dies with
+    /// `{:error, :mailbox_limit, …}` before its queue exhausts the machine, and its links and
+    /// monitors see why. Every push past the limit sends one such kill until the process has
+    /// taken the first: a kill (unlike a flag set once) cannot be lost to a push that crossed
+    /// the limit of a later process in the slot (`ProcessTable.withMessageTarget`), and the first
+    /// one taken ends the process.
     @inline(never)
-    private func floodKill(_ p: Process) {
+    private func floodKill(_ pid: UInt64, from worker: Worker?) {
         let reason: Term = .tuple([.atom("error"), .atom("mailbox_limit"),
                                    .string("more than \(mailboxLimit) messages waiting"), .nil, .nil])
         let carrier = reason.messageNode(atoms: atoms)
-        let node = Signal.kill(reason: carrier.value).node(atoms: atoms, cache: nil)
+        signal(.kill(reason: carrier.value), to: pid, worker: worker)
         carrier.free()
-        p.mailbox.push(node)
-        p.pendingSignals.wrappingAdd(1, ordering: .sequentiallyConsistent)
     }
 
     /// Sends a signal from `sender` (the running process) to `pid`. A link or monitor to a
@@ -412,16 +416,16 @@ final class Runtime: @unchecked Sendable {
     /// it, or `{:DOWN, ref, pid, :noproc}`.
     func signal(_ signal: Signal, to pid: UInt64, from sender: Process, worker: Worker?) {
         let node = signal.node(atoms: atoms, cache: worker?.nodeCache)
-        if push(node, to: pid, from: worker, isSignal: true) { return }
+        if push(signal: node, to: pid, from: worker) { return }
         node.free(cache: worker?.nodeCache)
         switch signal {
         case .link:
             let reply = Signal.exit(from: pid, reason: Value.known(.noproc), linked: true).node(atoms: atoms, cache: worker?.nodeCache)
-            sender.mailbox.push(reply)
+            sender.mailbox.push(reply, to: sender.pid)
             sender.pendingSignals.wrappingAdd(1, ordering: .relaxed)
         case .monitor(_, let ref):
             sender.monitors[ref] = nil
-            sender.mailbox.push(down(ref: ref, pid: pid, reason: Value.known(.noproc), cache: worker?.nodeCache))
+            sender.mailbox.push(down(ref: ref, pid: pid, reason: Value.known(.noproc), cache: worker?.nodeCache), to: sender.pid)
         default:
             break  // unlink, demonitor, exit: nothing to undo for a process that is gone
         }
@@ -430,7 +434,7 @@ final class Runtime: @unchecked Sendable {
     /// Pushes a signal that no running process sends (from the runtime ending `pid`'s peer).
     func signal(_ signal: Signal, to pid: UInt64, worker: Worker?) {
         let node = signal.node(atoms: atoms, cache: worker?.nodeCache)
-        if !push(node, to: pid, from: worker, isSignal: true) { node.free(cache: worker?.nodeCache) }
+        if !push(signal: node, to: pid, from: worker) { node.free(cache: worker?.nodeCache) }
     }
 
     /// The message `{:DOWN, ref, pid, reason}`.
