@@ -41,6 +41,9 @@ struct Interpreter<Host: SliceHost> {
     mutating func run(budget: inout Int) -> SliceOutcome {
         let code = program.code
         let constants = program.constants
+        // A local copy: through `self`, every reduction spent was two dependent loads before
+        // the decrement.
+        let ctx = self.ctx
         var ip = code + ctx.pointee.pc
         // The budget is counted in the context, in memory, not in a local: the loop's many calls
         // on cold paths left the register allocator keeping a local counter in several stack
