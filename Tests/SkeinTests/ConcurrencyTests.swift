@@ -140,9 +140,8 @@ import Testing
     /// take items or park. If a wake-up were lost, an item would stay queued with every worker
     /// asleep: the test then fails at its time limit (it finishes only when every item is
     /// consumed), and wakes the workers to let their threads end.
-    @Test(arguments: [11, 12])
-    func idleParkingLosesNoWakeups(seed: UInt64) {
-        let workers = 3
+    @Test(arguments: [(11, 3), (12, 3), (13, 6)])
+    func idleParkingLosesNoWakeups(seed: UInt64, workers: Int) {
         let idle = Idle(workers: workers)
         let queue = Locked<[Int]>([])
         let consumed = Atomic<Int>(0)
@@ -186,6 +185,37 @@ import Testing
         guard finished else { return }
         #expect(consumed.load(ordering: .relaxed) == total)
         #expect(maxBusy.load(ordering: .relaxed) <= workers)  // 0 ≤ searching + sleeping ≤ workers
+    }
+
+    /// A wake-up makes its sleeper a searcher at once, so the producers that come after it
+    /// (before the woken thread has run) wake nobody else; the sleeper then leaves `park` or
+    /// `cancelPark` with that wake-up's token, and the counts come back to zero.
+    @Test func aWakeUpCountsItsSleeperAsSearchingAtOnce() {
+        let idle = Idle(workers: 2)
+        let ticket = idle.prepareToPark(wasSearching: false)
+        #expect(idle.snapshot == (0, 1))
+        idle.notify()
+        #expect(idle.wakeups.load(ordering: .relaxed) == 1)
+        #expect(idle.snapshot == (1, 0))
+        idle.notify()
+        idle.notify()
+        #expect(idle.wakeups.load(ordering: .relaxed) == 1, "a notify woke a second time for one sleeper")
+        idle.park(ticket: ticket)  // returns at once: its ticket is stale and a token waits
+        #expect(idle.snapshot == (1, 0))
+        idle.stopSearching()
+        #expect(idle.snapshot == (0, 0))
+
+        // The same wake-up met by a sleeper whose rescan found work: it claims the token.
+        _ = idle.prepareToPark(wasSearching: false)
+        idle.notify()
+        idle.cancelPark()
+        #expect(idle.snapshot == (0, 0))
+        #expect(idle.wakeups.load(ordering: .relaxed) == 2)
+        // And without a wake-up, cancelling only leaves the sleepers.
+        _ = idle.prepareToPark(wasSearching: false)
+        idle.cancelPark()
+        #expect(idle.snapshot == (0, 0))
+        #expect(idle.wakeups.load(ordering: .relaxed) == 2)
     }
 
     /// The mailbox under many producers: nothing lost, nothing duplicated, per-sender order kept.

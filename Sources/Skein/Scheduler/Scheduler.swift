@@ -11,6 +11,10 @@ final class Scheduler: @unchecked Sendable {
     // Sendable: `workers` is set in `init`, before any thread starts; the rest is atomic or constant.
     /// The workers, fixed at start.
     private(set) var workers: [Worker] = []
+    /// The same workers, unretained, for thieves: reading `workers` retained the array and each
+    /// victim, read-modify-writes on lines that every worker shares (a victim's reference count
+    /// sits beside its next slot).
+    private(set) var peers = UnsafeMutableBufferPointer<Unmanaged<Worker>>(start: nil, count: 0)
     /// The global queue.
     let global = GlobalQueue()
     /// Free message nodes shared by the workers' node caches.
@@ -29,6 +33,12 @@ final class Scheduler: @unchecked Sendable {
         self.runtime = runtime
         idle = Idle(workers: count)
         workers = (0..<count).map { Worker(index: $0, scheduler: self) }
+        peers = .allocate(capacity: count)
+        _ = peers.initialize(from: workers.map { Unmanaged.passUnretained($0) })
+    }
+
+    deinit {
+        peers.deallocate()
     }
 
     /// Starts the worker threads.

@@ -64,6 +64,9 @@ final class Worker: @unchecked Sendable {
     /// and released each, twice per wake-up on the message path.
     private let globalQueue: Unmanaged<GlobalQueue>
     private let idleWorkers: Unmanaged<Idle>
+    /// The runtime, unretained for the same reason: through `scheduler`, every slice retained
+    /// and released it, on the one object all workers share.
+    private let runtime: Unmanaged<Runtime>
     private var thread: Thread?
     private var random: UInt64
     /// Scheduling ticks: calls to `findWork` so far (the global-queue interval counts them).
@@ -105,6 +108,7 @@ final class Worker: @unchecked Sendable {
         self.nodeCache = NodeCache(depot: scheduler.nodeDepot)
         self.globalQueue = .passUnretained(scheduler.global)
         self.idleWorkers = .passUnretained(scheduler.idle)
+        self.runtime = .passUnretained(scheduler.runtime)
         self.random = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
@@ -231,7 +235,9 @@ final class Worker: @unchecked Sendable {
         while true {
             stats.slices.increment()
             sliceStamp.increment()
-            process._withUnsafeGuaranteedRef { scheduler.runtime.runSlice($0, worker: self, budget: &budget) }
+            runtime._withUnsafeGuaranteedRef { runtime in
+                process._withUnsafeGuaranteedRef { runtime.runSlice($0, worker: self, budget: &budget) }
+            }
             guard budget > 0, streak < Worker.maxNextSlotStreak, let following = takeNext() else { break }
             stats.nextSlotRuns.increment()
             streak += 1
@@ -276,7 +282,7 @@ final class Worker: @unchecked Sendable {
         stealBatch.removeAll(keepingCapacity: true)
         // A fair share for each worker (so one worker does not drain a burst the others could
         // run), at most half a ring (so the local push cannot overflow straight back).
-        let workers = scheduler.workers.count
+        let workers = scheduler.peers.count
         globalQueue._withUnsafeGuaranteedRef { global in
             let share = global.length.load(ordering: .relaxed) / workers + 1
             global.pop(max: min(share, RunQueue.capacity / 2), into: &stealBatch)
@@ -287,7 +293,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private func steal(includeNextSlots: Bool) -> Unmanaged<Process>? {
-        let workers = scheduler.workers
+        let workers = scheduler.peers
         guard workers.count > 1 else { return nil }
         random ^= random << 13
         random ^= random >> 7
@@ -295,25 +301,30 @@ final class Worker: @unchecked Sendable {
         let start = Int(random % UInt64(workers.count))
         for k in 0..<workers.count {
             let victim = workers[(start + k) % workers.count]
-            if victim === self { continue }
-            stealBatch.removeAll(keepingCapacity: true)
-            if victim.queue.stealHalf(into: &stealBatch) > 0 {
-                stats.steals.increment()
-                for bits in stealBatch.dropFirst() { enqueue(bits) }
-                return Worker.process(stealBatch[0])
-            }
-            guard includeNextSlots, victim.next.load(ordering: .acquiring) != 0 else { continue }
-            // Take a next slot only from a worker that is not getting to it: wait a moment and
-            // check that it has not started another slice meanwhile.
-            let stamp = victim.sliceStamp.load(ordering: .acquiring)
-            usleep(Worker.nextSlotGraceMicroseconds)
-            guard victim.sliceStamp.load(ordering: .acquiring) == stamp else { continue }
-            let bits = victim.next.exchange(0, ordering: .acquiringAndReleasing)
-            if bits != 0 {
-                stats.steals.increment()
-                return Worker.process(bits)
-            }
+            if victim.toOpaque() == Unmanaged.passUnretained(self).toOpaque() { continue }
+            if let stolen = victim._withUnsafeGuaranteedRef({ steal(from: $0, includeNextSlots: includeNextSlots) }) { return stolen }
         }
         return nil
+    }
+
+    /// Half of `victim`'s ring, or (when `includeNextSlots`) its next slot if it is not getting
+    /// to it.
+    private func steal(from victim: Worker, includeNextSlots: Bool) -> Unmanaged<Process>? {
+        stealBatch.removeAll(keepingCapacity: true)
+        if victim.queue.stealHalf(into: &stealBatch) > 0 {
+            stats.steals.increment()
+            for bits in stealBatch.dropFirst() { enqueue(bits) }
+            return Worker.process(stealBatch[0])
+        }
+        guard includeNextSlots, victim.next.load(ordering: .acquiring) != 0 else { return nil }
+        // Take a next slot only from a worker that is not getting to it: wait a moment and
+        // check that it has not started another slice meanwhile.
+        let stamp = victim.sliceStamp.load(ordering: .acquiring)
+        usleep(Worker.nextSlotGraceMicroseconds)
+        guard victim.sliceStamp.load(ordering: .acquiring) == stamp else { return nil }
+        let bits = victim.next.exchange(0, ordering: .acquiringAndReleasing)
+        guard bits != 0 else { return nil }
+        stats.steals.increment()
+        return Worker.process(bits)
     }
 }
