@@ -98,7 +98,7 @@ struct Run: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Arguments passed to the program's main/1.")
     var arguments: [String] = []
 
-    @Option(name: .long, help: "Worker threads (default: the number of cores).")
+    @Option(name: .long, help: "Worker threads (default: the number of cores). At most one per core runs processes at once; the others stand in for workers blocked in host functions.")
     var workers: Int?
 
     @Flag(name: .long, help: "Wait for every process to end, not just main.")

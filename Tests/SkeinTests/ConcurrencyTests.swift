@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import CSkeinSupport
 @testable import Skein
 
 /// Seeded, many-iteration stress tests of the concurrent structures, asserting the invariants of
@@ -216,6 +217,76 @@ import Testing
         idle.cancelPark()
         #expect(idle.snapshot == (0, 0))
         #expect(idle.wakeups.load(ordering: .relaxed) == 2)
+    }
+
+    /// Standby's transitions one by one: a lend makes one standing-by worker active (it claims
+    /// the token without waiting), the reclaim leaves one too many, and exactly one worker is
+    /// then told to stand by.
+    @Test func standbyLendsAndReclaimsOneCoreAtATime() {
+        let standby = Standby(workers: 4, cores: 2)
+        #expect(standby.isUsed && standby.startsStandingBy(2) && !standby.startsStandingBy(1))
+        #expect(standby.snapshot == (2, 0))
+        #expect(!standby.shouldStandBy())
+        standby.lend()
+        #expect(standby.snapshot == (3, 1))
+        #expect(standby.waitUntilNeeded())  // the token is there: returns at once
+        standby.lend()
+        standby.lend()  // a third blocked worker: nobody is left to stand in
+        #expect(standby.snapshot == (4, 3))
+        #expect(!standby.shouldStandBy())
+        standby.reclaim()
+        standby.reclaim()
+        #expect(standby.shouldStandBy())
+        #expect(!standby.shouldStandBy())
+        standby.reclaim()
+        #expect(standby.shouldStandBy())
+        #expect(standby.snapshot == (2, 0))
+        #expect(!standby.shouldStandBy())
+        // A pool no larger than its cores never stands by.
+        let exact = Standby(workers: 2, cores: 4)
+        #expect(!exact.isUsed && exact.snapshot == (2, 0))
+    }
+
+    /// Seeded workers run "chains" (counted work), block at random (lending their core, then
+    /// waiting until the others have done more work, which only a worker made active by the
+    /// lend can do when every running one is blocked), and stand by when told. If a lend failed
+    /// to wake a standing-by worker, the work would stop and the test fail at its time limit;
+    /// at the end every lend has been reclaimed and exactly `limit` workers are active.
+    @Test(arguments: [(31, 1, 3), (32, 2, 4), (33, 1, 5)])
+    func standbyWorkersCoverBlockedOnes(seed: UInt64, cores: Int, workers: Int) {
+        let standby = Standby(workers: workers, cores: cores)
+        let work = Atomic<Int>(0)
+        let total = 20_000
+        let done = Atomic<Bool>(false)
+        let blocked = Atomic<Int>(0)
+        let finished = Self.onThreads(workers, what: "workers at \(work.load(ordering: .relaxed)) of \(total) (a lost lend?)",
+                                      onTimeout: { done.store(true, ordering: .releasing); standby.close() }) { thread in
+            var random = SeededRandom(seed: seed &* 13 &+ UInt64(thread))
+            if standby.startsStandingBy(thread), !standby.waitUntilNeeded() { return }
+            while !done.load(ordering: .acquiring) {
+                if work.add(1, ordering: .relaxed).newValue >= total {
+                    done.store(true, ordering: .releasing)
+                    standby.close()
+                    return
+                }
+                // Blocks at random, but never the last unblocked worker (with every worker
+                // blocked on work only a worker can do, nothing could go on, in Skein too).
+                if Int.random(in: 0..<50, using: &random) == 0 {
+                    if blocked.add(1, ordering: .relaxed).newValue < workers {
+                        standby.lend()
+                        let seen = work.load(ordering: .relaxed)
+                        // Blocked until others work on: all running workers may be here at once.
+                        while work.load(ordering: .relaxed) < seen + 20, !done.load(ordering: .acquiring) { skein_yield() }
+                        standby.reclaim()
+                    }
+                    blocked.subtract(1, ordering: .relaxed)
+                }
+                if standby.shouldStandBy(), !standby.waitUntilNeeded() { return }
+            }
+        }
+        guard finished else { return }
+        #expect(work.load(ordering: .relaxed) >= total)
+        #expect(standby.snapshot.borrowed == 0)
     }
 
     /// The mailbox under many producers: nothing lost, nothing duplicated, per-sender order kept.

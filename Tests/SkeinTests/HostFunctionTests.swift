@@ -3,8 +3,10 @@ import Testing
 @testable import Skein
 
 @Suite(.timeLimit(.minutes(5))) struct HostFunctionTests {
-    static func vm(_ source: String, workers: Int, output: Capture, functions: [String: HostFunction]) throws -> VM {
+    static func vm(_ source: String, workers: Int, running: Int? = nil, output: Capture,
+                   functions: [String: HostFunction]) throws -> VM {
         var options = VM.Options(workers: workers, output: output.sink, errors: Capture().sink)
+        options.runningWorkers = running
         options.hostFunctions = functions
         return try VM(module: try Assembler.assemble(source, file: "host.ska"), options: options)
     }
@@ -90,6 +92,58 @@ import Testing
             vm.shutdown()
             #expect(out.value == ":waiter_ran\n:block_returned\n")
         }
+    }
+
+    /// With one worker running processes and two standing by, a process blocked in a host
+    /// function lends its core: the one that releases it runs meanwhile (without the lending,
+    /// the only running worker would wait for itself), and each later blocked call does the
+    /// same, however many come.
+    @Test func aBlockedWorkerLendsItsCoreToAStandingByOne() throws {
+        let out = Capture()
+        let gate = Locked(0)
+        let vm = try Self.vm("""
+        func releaser/1               ; releaser(n): opens the gate n times, one per round
+            load     r1, 0
+        more:
+            callhost r2, "open", r1, 0
+            add      r1, r1, 1
+            jlt      r1, r0, more
+            ret      r1
+        end
+        func main/0
+            load     r0, 20
+            spawn    r1, releaser, r0
+            load     r2, 0
+        round:                        ; waits for the releaser 20 times, blocked in the host
+            callhost r3, "wait", r2, 0
+            jne      r3, :ok, stuck
+            add      r2, r2, 1
+            jlt      r2, r0, round
+            print    r2
+            ret      r2
+        stuck:
+            print    r3
+            ret      r3
+        end
+        """, workers: 3, running: 1, output: out, functions: [
+            "open": HostFunction(arity: 0) { _ in gate.withLock { $0 += 1 }; return .nil },
+            "wait": HostFunction(arity: 0) { _ in
+                // Gives up after 10 s, so a missing lend fails the test instead of hanging it.
+                for _ in 0..<100_000 {
+                    let opened = gate.withLock { count -> Bool in
+                        guard count > 0 else { return false }
+                        count -= 1
+                        return true
+                    }
+                    if opened { return .atom("ok") }
+                    usleep(100)
+                }
+                return .atom("stuck")
+            },
+        ])
+        #expect(vm.runMain().hasReturned)
+        vm.shutdown()
+        #expect(out.value == "20\n")
     }
 
     /// A host function is told which process called it.

@@ -16,7 +16,7 @@ import Testing
             let program = try LoadedProgram(Assembler.assemble("func main/0\n    ret r0\nend\n", file: "t.ska"), atoms: atoms)
             let sink = OutputSink { _ in }
             runtime = Runtime(program: program, atoms: atoms, workers: 1, maxProcesses: 16, output: sink, errors: sink)
-            scheduler = Scheduler(workers: workers, runtime: runtime)
+            scheduler = Scheduler(workers: workers, running: workers, runtime: runtime)
             processes = (0..<count).map { Process(slot: $0) }
         }
 

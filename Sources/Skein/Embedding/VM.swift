@@ -21,6 +21,10 @@ public final class VM: @unchecked Sendable {
     public struct Options: Sendable {
         /// Worker threads (default: one per core).
         public var workers: Int
+        /// Most workers running processes at once (nil: one per core). Workers beyond it stand
+        /// by, and run only while others are blocked in blocking host functions: more workers
+        /// than cores busy at once made message-passing programs slower, not faster.
+        public var runningWorkers: Int?
         /// Most processes alive at once (host mailboxes included), at most 4,194,304 less a
         /// few hundred slots per worker that the workers' free-slot caches may hold.
         public var maxProcesses: Int
@@ -126,7 +130,8 @@ public final class VM: @unchecked Sendable {
         let atoms = AtomTable()
         let linked = try LoadedProgram(ModuleSearch.standardLibraryOnly.completeFromStandardLibrary(program), atoms: atoms)
         let hostFunctions = try Self.bindHostFunctions(linked, options.hostFunctions)
-        runtime = Runtime(program: linked, atoms: atoms, workers: options.workers, maxProcesses: options.maxProcesses,
+        runtime = Runtime(program: linked, atoms: atoms, workers: options.workers, runningWorkers: options.runningWorkers,
+                          maxProcesses: options.maxProcesses,
                           heapLimitBytes: options.maxHeapBytes, memoryLimitBytes: options.maxMemoryBytes,
                           reductionLimit: options.maxReductions, capabilities: options.capabilities, output: options.output, errors: options.errors, hostFunctions: hostFunctions)
         deadline = options.deadline

@@ -46,8 +46,12 @@ protocol SliceHost {
     func hostFunction(_ index: Int) -> HostFunction?
 
     /// Called before something that may block the worker (a host function): lets other
-    /// workers take the work queued behind this process.
+    /// workers take the work queued behind this process, and a standing-by worker run while
+    /// this one is blocked.
     func willBlock()
+
+    /// Called when what `willBlock` announced is over.
+    func didUnblock()
 
     /// Frees a message node once its value has been copied out (recycled on this worker).
     func recycle(_ node: MessageNode)

@@ -81,7 +81,7 @@ final class Runtime: @unchecked Sendable {
     /// The run limit that ended the run (under `completion`).
     var limitReached: RunLimit?
 
-    init(program: LoadedProgram, atoms: AtomTable, workers: Int, maxProcesses: Int, heapLimitBytes: Int = Int.max,
+    init(program: LoadedProgram, atoms: AtomTable, workers: Int, runningWorkers: Int? = nil, maxProcesses: Int, heapLimitBytes: Int = Int.max,
          memoryLimitBytes: Int? = nil, reductionLimit: Int? = nil, capabilities: Capabilities = .all,
          output: OutputSink, errors: OutputSink, hostFunctions: [HostFunction?] = []) {
         self.hostFunctions = hostFunctions
@@ -99,7 +99,7 @@ final class Runtime: @unchecked Sendable {
         self.output = output
         self.errors = errors
         self.table = ProcessTable(capacity: maxProcesses, cachingWorkers: workers)
-        self.scheduler = Scheduler(workers: workers, runtime: self)
+        self.scheduler = Scheduler(workers: workers, running: runningWorkers ?? ProcessInfo.processInfo.activeProcessorCount, runtime: self)
         self.timeouts = TimeoutService(wakeProcess: { [unowned self] process in self.scheduleWoken(process, from: nil) },
                                        endRun: { [unowned self] in self.endRun(.deadline) })
         scheduler.start()

@@ -62,7 +62,9 @@ struct WorkerHost: SliceHost {
 
     func hostFunction(_ index: Int) -> HostFunction? { runtime.hostFunctions[index] }
 
-    func willBlock() { workerRef?._withUnsafeGuaranteedRef { $0.offerWork() } }
+    func willBlock() { workerRef?._withUnsafeGuaranteedRef { $0.willBlock() } }
+
+    func didUnblock() { workerRef?._withUnsafeGuaranteedRef { $0.didUnblock() } }
 
     @inline(__always) func recycle(_ node: MessageNode) { node.free(cache: cache) }
 

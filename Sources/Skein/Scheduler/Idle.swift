@@ -52,19 +52,17 @@ final class Idle: @unchecked Sendable {
     /// Wake-ups issued (statistics).
     let wakeups = Atomic<Int>(0)
 
-    /// The counts' fields: 21 bits each, searching lowest.
-    private static let fieldBits: UInt64 = 21
-    private static let fieldMask: UInt64 = 1 << fieldBits - 1
-    private static let searcherUnit: UInt64 = 1
-    private static let sleeperUnit: UInt64 = 1 << fieldBits
-    private static let tokenUnit: UInt64 = 1 << (2 * fieldBits)
+    /// The counts' fields (`PackedCounts`): searching, sleeping, tokens.
+    private static let searcherUnit = PackedCounts.unit(0)
+    private static let sleeperUnit = PackedCounts.unit(1)
+    private static let tokenUnit = PackedCounts.unit(2)
 
-    @inline(__always) private static func searching(_ c: UInt64) -> Int { Int(c & fieldMask) }
-    @inline(__always) private static func sleeping(_ c: UInt64) -> Int { Int(c >> fieldBits & fieldMask) }
-    @inline(__always) private static func tokens(_ c: UInt64) -> Int { Int(c >> (2 * fieldBits) & fieldMask) }
+    @inline(__always) private static func searching(_ c: UInt64) -> Int { PackedCounts.count(0, of: c) }
+    @inline(__always) private static func sleeping(_ c: UInt64) -> Int { PackedCounts.count(1, of: c) }
+    @inline(__always) private static func tokens(_ c: UInt64) -> Int { PackedCounts.count(2, of: c) }
 
     init(workers: Int) {
-        precondition(workers < 1 << Idle.fieldBits)
+        precondition(workers <= PackedCounts.maxCount)
         self.workers = workers
     }
 

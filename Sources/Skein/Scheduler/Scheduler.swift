@@ -21,6 +21,8 @@ final class Scheduler: @unchecked Sendable {
     let nodeDepot = NodeDepot()
     /// Parking.
     let idle: Idle
+    /// Workers beyond the cores, standing by for workers blocked in host calls.
+    let standby: Standby
     /// The runtime that owns this pool. Unretained, which is sound: the VM stops the pool
     /// (joining every worker) before it lets the runtime go.
     unowned(unsafe) let runtime: Runtime
@@ -29,9 +31,11 @@ final class Scheduler: @unchecked Sendable {
     /// Bumped by each worker thread as it exits; `stop` sleeps on it.
     private let exits = FutexWord()
 
-    init(workers count: Int, runtime: Runtime) {
+    /// A pool of `count` workers of which at most `running` run processes at once (`Standby`).
+    init(workers count: Int, running: Int, runtime: Runtime) {
         self.runtime = runtime
         idle = Idle(workers: count)
+        standby = Standby(workers: count, cores: running)
         workers = (0..<count).map { Worker(index: $0, scheduler: self) }
         peers = .allocate(capacity: count)
         _ = peers.initialize(from: workers.map { Unmanaged.passUnretained($0) })
@@ -66,6 +70,7 @@ final class Scheduler: @unchecked Sendable {
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
         idle.wakeAll()
+        standby.close()
         while true {
             let ticket = exits.ticket()
             if running.load(ordering: .sequentiallyConsistent) == 0 { break }

@@ -147,6 +147,29 @@ final class Worker: @unchecked Sendable {
         if next.load(ordering: .relaxed) != 0 || queue.count > 0 { notifyIdle() }
     }
 
+    /// Before a blocking host call: offers this worker's work, and lends its core to a
+    /// standing-by worker (`Standby`).
+    func willBlock() {
+        offerWork()
+        if scheduler.standby.isUsed { scheduler.standby.lend() }
+    }
+
+    /// After the blocking call: takes the core back (the surplus stands by at its next chance).
+    func didUnblock() {
+        if scheduler.standby.isUsed { scheduler.standby.reclaim() }
+    }
+
+    /// Stands by (`Standby`): hands the processes queued here (ring and next slot) to the global
+    /// queue, so nothing runnable waits on a worker that does not run, then waits until it is
+    /// needed again. False when the pool is stopping.
+    private func standBy() -> Bool {
+        var handed: [UInt] = []
+        if let parked = takeNext() { handed.append(UInt(bitPattern: parked.toOpaque())) }
+        while let bits = queue.pop() { handed.append(bits) }
+        if !handed.isEmpty { scheduler.inject(handed) }
+        return scheduler.standby.waitUntilNeeded()
+    }
+
     /// Pushes a process's bits onto the local ring (its older half overflows to the global queue).
     @inline(__always) private func enqueue(_ bits: UInt) {
         globalQueue._withUnsafeGuaranteedRef { queue.push(bits, overflow: $0) }
@@ -172,6 +195,10 @@ final class Worker: @unchecked Sendable {
 
     private func run() {
         var searching = false
+        if scheduler.standby.startsStandingBy(index), !scheduler.standby.waitUntilNeeded() {
+            scheduler.workerStopped()
+            return
+        }
         while !scheduler.isStopping {
             var found = findWork(searching: &searching)
             // Nothing found: a searcher keeps looking for a moment before it parks.
@@ -182,6 +209,7 @@ final class Worker: @unchecked Sendable {
                     scheduler.idle.stopSearching()
                 }
                 runChain(process)
+                if scheduler.standby.isUsed, scheduler.standby.shouldStandBy(), !standBy() { break }
                 continue
             }
             // Still nothing: park, rescanning after announcing it.

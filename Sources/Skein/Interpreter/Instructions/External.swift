@@ -91,6 +91,7 @@ extension Interpreter {
             // The call may block: let other workers take what is queued here, next slot included.
             host.willBlock()
             let result: Term
+            defer { host.didUnblock() }
             do { result = try body(call, arguments) } catch {
                 throw Fault(kind: .raised, detail: "host function \(hostFunctionName(word)) failed: \(error)")
             }
