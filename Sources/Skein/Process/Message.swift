@@ -133,14 +133,16 @@ struct NodeCache: @unchecked Sendable {
     private struct Storage {
         var count = 0
         let nodes = UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>.allocate(capacity: NodeCache.limit)
-        let depot: NodeDepot?
+        /// Unretained: a reference here was retained and released at every refill attempt, on
+        /// the one object all workers share (the pool owns the depot for longer than any cache).
+        let depot: Unmanaged<NodeDepot>?
     }
     private let storage: UnsafeMutablePointer<Storage>
 
     /// An empty cache that trades magazines with `depot`, if given; free it with `destroy()`.
     init(depot: NodeDepot? = nil) {
         storage = .allocate(capacity: 1)
-        storage.initialize(to: Storage(depot: depot))
+        storage.initialize(to: Storage(depot: depot.map { Unmanaged.passUnretained($0) }))
     }
 
     /// Frees the cached nodes and the cache.
@@ -168,7 +170,7 @@ struct NodeCache: @unchecked Sendable {
 
     /// Takes a magazine from the depot into the empty cache; false when the depot has none.
     @inline(never) private func refill() -> Bool {
-        guard let depot = storage.pointee.depot, var node = depot.takeMagazine() else { return false }
+        guard let depot = storage.pointee.depot, var node = depot._withUnsafeGuaranteedRef({ $0.takeMagazine() }) else { return false }
         while true {
             let next = node[0]
             storage.pointee.nodes[storage.pointee.count] = node
@@ -186,7 +188,7 @@ struct NodeCache: @unchecked Sendable {
         let nodes = storage.pointee.nodes
         for i in first..<storage.pointee.count - 1 { nodes[i][0] = UInt64(UInt(bitPattern: nodes[i + 1])) }
         nodes[storage.pointee.count - 1][0] = 0
-        if !depot.put(magazine: nodes[first]) {
+        if !depot._withUnsafeGuaranteedRef({ $0.put(magazine: nodes[first]) }) {
             for i in first..<storage.pointee.count { nodes[i].deallocate() }
         }
         storage.pointee.count = first
@@ -211,6 +213,10 @@ final class NodeDepot: @unchecked Sendable {
 
     /// The first node of each full magazine.
     private let magazines = Locked<[UnsafeMutablePointer<UInt64>]>([])
+    /// How many magazines `magazines` holds, readable without the lock: a cache that finds
+    /// none here does not take the lock (when producers and consumers are on different
+    /// workers, the consumer's cache runs dry and asks at every allocation).
+    private let stocked = Atomic<Int>(0)
     /// Magazines handed to caches so far (statistics).
     let magazinesTaken = Atomic<Int>(0)
 
@@ -233,13 +239,19 @@ final class NodeDepot: @unchecked Sendable {
         magazines.withLock { heads in
             guard heads.count < NodeDepot.maxMagazines else { return false }
             heads.append(head)
+            stocked.store(heads.count, ordering: .relaxed)
             return true
         }
     }
 
     /// The first node of a full magazine, if the depot has one.
     func takeMagazine() -> UnsafeMutablePointer<UInt64>? {
-        let head = magazines.withLock { $0.popLast() }
+        guard stocked.load(ordering: .relaxed) > 0 else { return nil }
+        let head = magazines.withLock { heads -> UnsafeMutablePointer<UInt64>? in
+            let head = heads.popLast()
+            stocked.store(heads.count, ordering: .relaxed)
+            return head
+        }
         if head != nil { magazinesTaken.wrappingAdd(1, ordering: .relaxed) }
         return head
     }

@@ -97,8 +97,12 @@ extension Runtime {
         table.retire(process)
         registry.remove(process)
         let cache = worker?.nodeCache
+        // The closure captures nothing reference-counted: capturing `self` and `process`
+        // retained and released both around every node pulled, and the runtime is one object
+        // that every worker's exits share (5% of spawn's samples).
+        let ending = Unmanaged.passUnretained(process)
         process.mailbox.pull { node in
-            lateSignal(node, to: process)
+            ending._withUnsafeGuaranteedRef { Runtime.lateSignal(node, to: $0) }
             node.free(cache: cache)
             return .consumed
         }
@@ -125,7 +129,7 @@ extension Runtime {
 
     /// A signal found in the mailbox of a process that is ending: links and monitors made
     /// while it was still alive are honoured with its real exit reason.
-    private func lateSignal(_ node: MessageNode, to process: Process) {
+    private static func lateSignal(_ node: MessageNode, to process: Process) {
         guard let kind = Signal.Kind(rawValue: node.kind), kind != .down else { return }
         Runtime.recordPeer(kind, payload: node.value.tupleElements, in: process)
     }
