@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Skein
 
@@ -314,6 +315,40 @@ import Testing
         try await Task.sleep(for: .milliseconds(20))  // a wrong wake-up would be acted on by now
         try vm.send(second.pid, .atom("hello"))
         #expect(await receiver.value == .atom("hello"))
+    }
+
+    /// A mailbox closed while senders keep waking it stays closed and its slot sound: seeded
+    /// rounds of a receiver waiting with short timeouts (so the timeout thread wakes it too),
+    /// two host threads sending, and a close at a random moment, the next round's mailbox
+    /// taking the slot at once. A waker that looked at the mailbox after winning its wake could
+    /// find it closed and schedule the freed slot as a process (found in review): a crash, or
+    /// two owners of one slot. At the end a fresh mailbox still gets its message.
+    @Test(arguments: [41, 42])
+    func closingRacesSendersAndTimeouts(seed: UInt64) throws {
+        let vm = try Self.makeVM(workers: 2)
+        defer { vm.shutdown() }
+        var random = SeededRandom(seed: seed)
+        for _ in 0..<150 {
+            let inbox = try vm.makeMailbox()
+            let pid = inbox.pid
+            let pause = UInt32.random(in: 0..<300, using: &random)
+            let done = Atomic<Bool>(false)
+            let threads = (0..<3).map { role in
+                Thread {
+                    while !done.load(ordering: .acquiring) {
+                        if role == 0 { _ = try? inbox.receive(timeout: .microseconds(100)) } else { try? vm.send(pid, .atom("x")) }
+                    }
+                }
+            }
+            for thread in threads { thread.start() }
+            usleep(pause)
+            inbox.close()
+            done.store(true, ordering: .releasing)
+            while !threads.allSatisfy({ $0.isFinished }) { usleep(100) }
+        }
+        let check = try vm.makeMailbox()
+        try vm.send(check.pid, .int(1))
+        #expect(try check.receive(timeout: .seconds(10)) == .int(1))
     }
 
     /// Blocking and async receivers of one mailbox are admitted one at a time, and together

@@ -32,9 +32,29 @@ extension Runtime {
         hostWaiters.withLock { $0[pid] }?.signal()
     }
 
-    /// Makes a process whose wake CAS the caller won runnable (a sender, the timeout thread, a
-    /// lethal signal to a host call): a host mailbox's receiver is signalled; a process goes to
-    /// `worker`'s next slot (no wake-up), or to the scheduler from outside a worker.
+    /// Wakes `process` from its suspended `state` if this caller wins the wake, and makes it
+    /// runnable (`scheduleWoken`); false when another waker won. For wakers that do not own
+    /// the process: a sender, the timeout thread.
+    ///
+    /// What a host mailbox needs is read before the compare-and-swap, because winning it does
+    /// not give the winner the mailbox: its receiver closes it when asked (`closeHostMailbox`)
+    /// without waiting for wakers, and the slot may then be reused. Read while the state still
+    /// holds the suspension this caller saw (its generation never comes back), whether it is a
+    /// host mailbox and its pid belong to that suspension's incarnation; after the CAS the
+    /// winner uses only the pid, a value. (Found in review: before messages stopped holding
+    /// `senders`, `retire` waited for a sender between its CAS and its `wakeHost`, but never
+    /// for the timeout thread.)
+    @inline(__always)
+    func wake(_ process: Process, from state: ProcessState, timedOut: Bool, worker: Worker?) -> Bool {
+        let hostPid = process.isHostMailbox.load(ordering: .relaxed) ? process.incarnation.load(ordering: .acquiring) : 0
+        guard process.state.wake(from: state, timedOut: timedOut) else { return false }
+        if hostPid != 0 { wakeHost(hostPid) } else { scheduleWoken(process, from: worker) }
+        return true
+    }
+
+    /// Makes a process whose wake CAS the caller won, and that the caller therefore owns,
+    /// runnable: a host mailbox's receiver is signalled; a process goes to `worker`'s next slot
+    /// (no wake-up), or to the scheduler from outside a worker.
     @inline(__always)
     func scheduleWoken(_ process: Process, from worker: Worker?) {
         if process.isHostMailbox.load(ordering: .relaxed) {

@@ -100,7 +100,7 @@ final class Runtime: @unchecked Sendable {
         self.errors = errors
         self.table = ProcessTable(capacity: maxProcesses, cachingWorkers: workers)
         self.scheduler = Scheduler(workers: workers, running: runningWorkers ?? ProcessInfo.processInfo.activeProcessorCount, runtime: self)
-        self.timeouts = TimeoutService(wakeProcess: { [unowned self] process in self.scheduleWoken(process, from: nil) },
+        self.timeouts = TimeoutService(wakeProcess: { [unowned self] process, state in self.wake(process, from: state, timedOut: true, worker: nil) },
                                        endRun: { [unowned self] in self.endRun(.deadline) })
         scheduler.start()
     }
@@ -337,7 +337,7 @@ final class Runtime: @unchecked Sendable {
             let queued = p.mailbox.push(node, to: pid)
             if queued > mailboxLimit { floodKill(pid, from: worker) }
             let s = p.state.load()
-            if s.status == .waiting, p.state.wake(from: s, timedOut: false) { scheduleWoken(p, from: worker) }
+            if s.status == .waiting { _ = wake(p, from: s, timedOut: false, worker: worker) }
         }
         if pushed == nil { node.free(cache: worker?.nodeCache) }
     }
@@ -357,8 +357,8 @@ final class Runtime: @unchecked Sendable {
             let s = p.state.load()
             let sleepReason = s.status == .sleeping ? SleepReason(rawValue: p.sleepReason.load(ordering: .relaxed)) : nil
             let wakes = s.status == .waiting || sleepReason == .timer
-            if wakes, p.state.wake(from: s, timedOut: false) {
-                scheduleWoken(p, from: worker)
+            if wakes, wake(p, from: s, timedOut: false, worker: worker) {
+                // Woken and scheduled.
             } else if let ioInterrupt, sleepReason == .io {
                 interruptIO(pid, state: s, lethal: ioInterrupt == .lethal)
             } else if ioInterrupt == .lethal, sleepReason == .hostCall {

@@ -81,8 +81,11 @@ final class Scheduler: @unchecked Sendable {
 
     /// Called by each worker thread as it exits.
     func workerStopped() {
-        running.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        // The decrement comes last: once `stop` sees 0 it returns and the pool may be freed, so
+        // the worker must not touch `exits` after it. (A stopper that took its ticket after the
+        // bump waits out its 10 ms timeout and looks again.)
         exits.bump()
         exits.wakeAll()
+        running.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 }

@@ -32,7 +32,7 @@ final class TimeoutService: @unchecked Sendable {
     /// it finishes (for `stop` to see).
     private let wakeWord = FutexWord()
     private let stale = Atomic<Int>(0)
-    private let wakeProcess: (Process) -> Void
+    private let wakeProcess: (Process, ProcessState) -> Bool
     private let endRun: () -> Void
     private var thread: Thread?
     private let finished = Atomic<Bool>(false)
@@ -41,9 +41,10 @@ final class TimeoutService: @unchecked Sendable {
     /// Entries dropped by purges (statistics).
     let purged = Atomic<Int>(0)
 
-    /// `wakeProcess` schedules a process whose timeout won its wake CAS; `endRun` ends the run
-    /// when its deadline passes.
-    init(wakeProcess: @escaping (Process) -> Void, endRun: @escaping () -> Void) {
+    /// `wakeProcess` wakes a process from the suspension a timeout was armed for, if the
+    /// timeout wins the wake, and schedules it (true when it won); `endRun` ends the run when
+    /// its deadline passes.
+    init(wakeProcess: @escaping (Process, ProcessState) -> Bool, endRun: @escaping () -> Void) {
         self.wakeProcess = wakeProcess
         self.endRun = endRun
         let thread = Thread { [unowned self] in self.run() }
@@ -132,9 +133,8 @@ final class TimeoutService: @unchecked Sendable {
         let now = skein_monotonic_ns()
         while let entry = heap.popDue(now: now) {
             let process = entry.process.takeUnretainedValue()
-            if process.state.wake(from: entry.state, timedOut: true) {
+            if wakeProcess(process, entry.state) {
                 fired.wrappingAdd(1, ordering: .relaxed)
-                wakeProcess(process)
             } else {
                 // Woken earlier: the entry was stale.
                 if stale.load(ordering: .relaxed) > 0 { stale.wrappingSubtract(1, ordering: .relaxed) }
