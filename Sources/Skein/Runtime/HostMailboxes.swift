@@ -48,7 +48,7 @@ extension Runtime {
     func wake(_ process: Process, from state: ProcessState, timedOut: Bool, worker: Worker?) -> Bool {
         let hostPid = process.isHostMailbox.load(ordering: .relaxed) ? process.incarnation.load(ordering: .acquiring) : 0
         guard process.state.wake(from: state, timedOut: timedOut) else { return false }
-        if hostPid != 0 { wakeHost(hostPid) } else { scheduleWoken(process, from: worker) }
+        if hostPid != 0 { wakeHost(hostPid) } else { enqueueWoken(process, from: worker) }
         return true
     }
 
@@ -59,11 +59,16 @@ extension Runtime {
     func scheduleWoken(_ process: Process, from worker: Worker?) {
         if process.isHostMailbox.load(ordering: .relaxed) {
             wakeHost(process.pid)
-        } else if let worker {
-            worker.pushNext(process)
         } else {
-            scheduler.inject(process)
+            enqueueWoken(process, from: worker)
         }
+    }
+
+    /// Queues a woken process (not a host mailbox): into `worker`'s next slot (no wake-up), or
+    /// to the scheduler from outside a worker.
+    @inline(__always)
+    private func enqueueWoken(_ process: Process, from worker: Worker?) {
+        if let worker { worker.pushNext(process) } else { scheduler.inject(process) }
     }
 
     /// What a host receiver does after one `hostReceiveStep`.
